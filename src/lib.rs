@@ -1,1 +1,45 @@
-pub fn x(){}
+//! # sequencer-lookahead
+//!
+//! Rollups that cannot (yet) use based sequencing pick their sequencer for each Ethereum L1 slot
+//! with one deterministic, credibly neutral function: the `prevrandao` of a window's anchor block
+//! and the on-chain [`SequencerRegistry`](contract::SequencerRegistry). Because every rollup uses
+//! the same function, anyone can see one to two windows ahead which sequencer serves which rollup
+//! in which slot — the *lookahead* — and a gateway can route one bundle to several rollups'
+//! sequencers for atomic preconfirmations.
+//!
+//! This crate computes that lookahead off-chain, bit for bit as the contract does:
+//!
+//! - [`primitives`]: the [`Slot`], [`Window`] and [`ChainId`] newtypes.
+//! - [`clock`]: slot and window arithmetic from a network's genesis time ([`SlotClock`]).
+//! - [`seed`]: the window seed from an anchor block's `prevrandao` ([`Anchor`]).
+//! - [`selection`]: the draw and fallback scan that picks a sequencer ([`select`]).
+//! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
+//!
+//! ```
+//! use alloy_primitives::{Address, B256};
+//! use sequencer_lookahead::{
+//!     select, Anchor, ChainId, SequencerRecord, Slot, SlotClock, Window,
+//! };
+//!
+//! let clock = SlotClock::MAINNET;
+//! let slot = Slot(12_000_000);
+//! let window = clock.window_of(slot);
+//! // The anchor of `window` is the last block before window - 1 starts.
+//! let anchor = Anchor { number: 22_000_000, hash: B256::ZERO, prevrandao: B256::repeat_byte(7) };
+//! let records = [SequencerRecord::new(Address::repeat_byte(1), Window(0))];
+//! let selected = select(&clock, ChainId::from(10u64), slot, anchor.seed(window), &records);
+//! assert_eq!(selected.map(|s| s.operator), Some(Address::repeat_byte(1)));
+//! ```
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod contract;
+pub mod primitives;
+pub mod seed;
+pub mod selection;
+
+pub use clock::{ClockError, SlotClock};
+pub use primitives::{ChainId, Slot, Window};
+pub use seed::{Anchor, naive_seed, window_seed};
+pub use selection::{MAX_DRAWS, MAX_SEQUENCERS, Selected, SequencerRecord, select};
