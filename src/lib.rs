@@ -31,7 +31,6 @@
 //! assert_eq!(selected.map(|s| s.operator), Some(Address::repeat_byte(1)));
 //! ```
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
-#![warn(missing_docs)]
 
 pub mod clock;
 pub mod contract;

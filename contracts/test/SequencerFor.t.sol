@@ -171,9 +171,7 @@ contract SequencerForTest is Test {
         Header storage next = headers[a + 1];
         uint256 boundary = genesis + 6 * WINDOW_SLOTS * SLOT_SECONDS;
         vm.expectRevert(
-            abi.encodeWithSelector(
-                SequencerRegistry.NotAnchor.selector, 7, anchor.timestamp, next.timestamp, boundary
-            )
+            abi.encodeWithSelector(SequencerRegistry.NotAnchor.selector, 7, anchor.timestamp, next.timestamp, boundary)
         );
         registry.sequencerFor(ROLLUP_A, 7 * WINDOW_SLOTS, anchor.rlp, next.rlp);
     }
@@ -185,9 +183,7 @@ contract SequencerForTest is Test {
         Header storage next = headers[a + 1];
         uint256 boundary = genesis + 6 * WINDOW_SLOTS * SLOT_SECONDS;
         vm.expectRevert(
-            abi.encodeWithSelector(
-                SequencerRegistry.NotAnchor.selector, 7, anchor.timestamp, next.timestamp, boundary
-            )
+            abi.encodeWithSelector(SequencerRegistry.NotAnchor.selector, 7, anchor.timestamp, next.timestamp, boundary)
         );
         registry.sequencerFor(ROLLUP_A, 7 * WINDOW_SLOTS, anchor.rlp, next.rlp);
     }
@@ -208,7 +204,10 @@ contract SequencerForTest is Test {
         forged[forged.length - 1] ^= 0x01;
         vm.expectRevert(
             abi.encodeWithSelector(
-                SequencerRegistry.HeaderNotCanonical.selector, headers[a + 1].number, keccak256(forged), headers[a + 1].hash
+                SequencerRegistry.HeaderNotCanonical.selector,
+                headers[a + 1].number,
+                keccak256(forged),
+                headers[a + 1].hash
             )
         );
         registry.sequencerFor(ROLLUP_A, 7 * WINDOW_SLOTS, headers[a].rlp, forged);
