@@ -38,32 +38,24 @@ fn selection(c: &mut Criterion) {
             black_box(keccak256(black_box(&input)))
         })
     });
-    group.bench_function("select, 16 active records", |b| {
-        let mut slot = 0u64;
-        b.iter(|| {
-            slot += 1;
-            black_box(select(
-                &clock,
-                chain_id,
-                Slot(black_box(slot)),
-                seed,
-                &active,
-            ))
-        })
-    });
-    group.bench_function("select, 1 active record in 256 (fallback scan)", |b| {
-        let mut slot = 0u64;
-        b.iter(|| {
-            slot += 1;
-            black_box(select(
-                &clock,
-                chain_id,
-                Slot(black_box(slot)),
-                seed,
-                &sparse,
-            ))
-        })
-    });
+    for (name, records) in [
+        ("select, 16 active records", &active),
+        ("select, 1 active record in 256 (fallback scan)", &sparse),
+    ] {
+        group.bench_function(name, |b| {
+            let mut slot = 0u64;
+            b.iter(|| {
+                slot += 1;
+                black_box(select(
+                    &clock,
+                    chain_id,
+                    Slot(black_box(slot)),
+                    seed,
+                    records,
+                ))
+            })
+        });
+    }
     group.finish();
 }
 
