@@ -13,6 +13,7 @@
 //! - [`clock`]: slot and window arithmetic from a network's genesis time ([`SlotClock`]).
 //! - [`seed`]: the window seed from an anchor block's `prevrandao` ([`Anchor`]).
 //! - [`selection`]: the draw and fallback scan that picks a sequencer ([`select`]).
+//! - [`registry`]: the registry mirror rebuilt from the contract's events, with exact undo.
 //! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
 //!
 //! ```
@@ -35,10 +36,12 @@
 pub mod clock;
 pub mod contract;
 pub mod primitives;
+pub mod registry;
 pub mod seed;
 pub mod selection;
 
 pub use clock::{ClockError, SlotClock};
 pub use primitives::{ChainId, Slot, Window};
+pub use registry::{Registry, RegistryError, Rollup, Sequencer};
 pub use seed::{Anchor, naive_seed, window_seed};
 pub use selection::{MAX_DRAWS, MAX_SEQUENCERS, Selected, SequencerRecord, select};

@@ -2,20 +2,19 @@
 //!
 //! Random registry histories (registrations, exits, withdrawals that free indices, re-use of
 //! those indices, empty rollups, huge chain ids, odd timings) are driven through the real
-//! contract; the Rust side sees only the emitted events. At many points of each history, random
+//! contract; the Rust side sees only the emitted events, applied to the library's [`Registry`]
+//! mirror. At many points of each history, random
 //! slots — biased to window boundaries — and random seeds are queried on both sides and must
 //! agree exactly. `LOOKAHEAD_DIFF_VECTORS` sets the number of vectors (default 10,000).
 
 mod common;
 
 use alloy_primitives::{Address, B256, U256};
-use common::{
-    evm::{Outcome, RegistryEvm},
-    mirror::Mirror,
-};
+use common::evm::{Outcome, RegistryEvm};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer_lookahead::{
-    ChainId, Slot, SlotClock, Window, contract::SequencerRegistry, select, window_seed,
+    ChainId, Registry, Sequencer, Slot, SlotClock, Window, contract::SequencerRegistry,
+    registry::decode_log, select, window_seed,
 };
 
 const DEFAULT_VECTORS: usize = 10_000;
@@ -23,7 +22,7 @@ const OPERATORS: usize = 8;
 
 struct History {
     chain: RegistryEvm,
-    mirror: Mirror,
+    mirror: Registry,
     clock: SlotClock,
     chain_ids: Vec<U256>,
     operators: Vec<Address>,
@@ -52,7 +51,7 @@ impl History {
         }
         let mut history = Self {
             chain,
-            mirror: Mirror::default(),
+            mirror: Registry::default(),
             clock,
             chain_ids: Vec::new(),
             operators,
@@ -79,7 +78,14 @@ impl History {
     fn send<C: alloy_sol_types::SolCall>(&mut self, from: Address, value: U256, call: &C) -> bool {
         match self.chain.send(from, value, call) {
             Outcome::Success(logs) => {
-                logs.iter().for_each(|log| self.mirror.apply(log));
+                for log in &logs {
+                    let event = decode_log(log, self.chain.registry)
+                        .expect("decodes")
+                        .expect("ours");
+                    self.mirror
+                        .apply(&event)
+                        .expect("the contract's events apply");
+                }
                 true
             }
             Outcome::Revert(_) => false,
@@ -94,7 +100,7 @@ impl History {
     fn step(&mut self) {
         let operator = self.operators[self.rng.random_range(0..OPERATORS)];
         let chain_id = self.chain_ids[self.rng.random_range(0..2)];
-        let count = self.mirror.records(chain_id).len();
+        let count = records(&self.mirror, chain_id).len();
         let index = U256::from(self.rng.random_range(0..count.max(1)));
         match self.rng.random_range(0..10) {
             0..=2 => {
@@ -148,12 +154,10 @@ impl History {
     }
 
     fn owner(&mut self, chain_id: U256, index: U256) -> Address {
-        let record = self
-            .mirror
-            .records(chain_id)
-            .get(usize::try_from(index).unwrap())
-            .copied();
-        record.map_or(self.operators[0], |r| r.operator)
+        let position = usize::try_from(index).expect("small index");
+        records(&self.mirror, chain_id)
+            .get(position)
+            .map_or(self.operators[0], |s| s.record.operator)
     }
 
     fn current_window(&self) -> Window {
@@ -197,7 +201,7 @@ impl History {
             ChainId(chain_id),
             slot,
             seed,
-            self.mirror.records(chain_id),
+            records(&self.mirror, chain_id),
         );
         let off_chain = expected.map_or((Address::ZERO, U256::MAX), |s| {
             (s.operator, U256::from(s.index))
@@ -206,10 +210,17 @@ impl History {
             (on_chain.operator, on_chain.index),
             off_chain,
             "chain {chain_id} slot {slot} seed {seed}: contract and Rust disagree; records {:?}",
-            self.mirror.records(chain_id)
+            records(&self.mirror, chain_id)
         );
         self.vectors += 1;
     }
+}
+
+/// The sequencer array of `chain_id` in the mirror (empty for an unknown rollup).
+fn records(mirror: &Registry, chain_id: U256) -> &[Sequencer] {
+    mirror
+        .rollup(ChainId(chain_id))
+        .map_or(&[], |rollup| rollup.sequencers.as_slice())
 }
 
 fn target_vectors() -> usize {

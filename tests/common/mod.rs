@@ -1,7 +1,5 @@
-//! Helpers shared by the integration tests: the registry contract on an in-process EVM, and a
-//! minimal mirror of its sequencer arrays built from the contract's own events.
+//! Helpers shared by the integration tests: the registry contract on an in-process EVM.
 
 #![allow(dead_code, unreachable_pub)]
 
 pub mod evm;
-pub mod mirror;
