@@ -14,6 +14,7 @@
 //! - [`seed`]: the window seed from an anchor block's `prevrandao` ([`Anchor`]).
 //! - [`selection`]: the draw and fallback scan that picks a sequencer ([`select`]).
 //! - [`registry`]: the registry mirror rebuilt from the contract's events, with exact undo.
+//! - [`notification`]: the engine's input, canonical-chain notifications in Reth's vocabulary.
 //! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
 //!
 //! ```
@@ -35,12 +36,14 @@
 
 pub mod clock;
 pub mod contract;
+pub mod notification;
 pub mod primitives;
 pub mod registry;
 pub mod seed;
 pub mod selection;
 
 pub use clock::{ClockError, SlotClock};
+pub use notification::{Block, Chain, ChainError, Notification};
 pub use primitives::{ChainId, Slot, Window};
 pub use registry::{Registry, RegistryError, Rollup, Sequencer};
 pub use seed::{Anchor, naive_seed, window_seed};
