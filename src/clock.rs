@@ -7,6 +7,7 @@
 
 use crate::primitives::{Slot, Window};
 use core::num::NonZeroU64;
+use serde::{Deserialize, Serialize};
 
 /// Slots per window unless configured otherwise: one epoch.
 pub const DEFAULT_WINDOW_SLOTS: u64 = 32;
@@ -26,7 +27,7 @@ pub enum ClockError {
 }
 
 /// The time base of one network: its genesis time, slot length and window size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SlotClock {
     genesis_time: u64,
     slot_seconds: NonZeroU64,

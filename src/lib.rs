@@ -15,6 +15,10 @@
 //! - [`selection`]: the draw and fallback scan that picks a sequencer ([`select`]).
 //! - [`registry`]: the registry mirror rebuilt from the contract's events, with exact undo.
 //! - [`notification`]: the engine's input, canonical-chain notifications in Reth's vocabulary.
+//! - [`engine`]: the lookahead engine, fed notifications, reverting exactly on reorgs.
+//! - [`journal`]: the undo data of unfinalized blocks.
+//! - [`schedule`]: the schedule queries the RPC serves, with typed errors.
+//! - [`store`]: crash-safe persistence of the engine in a redb database.
 //! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
 //!
 //! ```
@@ -36,15 +40,27 @@
 
 pub mod clock;
 pub mod contract;
+pub mod engine;
+pub mod journal;
 pub mod notification;
 pub mod primitives;
 pub mod registry;
+pub mod schedule;
 pub mod seed;
 pub mod selection;
+pub mod store;
 
 pub use clock::{ClockError, SlotClock};
+pub use engine::{
+    BlockRef, Engine, EngineConfig, EngineError, EngineState, Finality, ScheduleChanges, Stats,
+};
+pub use journal::Head;
 pub use notification::{Block, Chain, ChainError, Notification};
 pub use primitives::{ChainId, Slot, Window};
 pub use registry::{Registry, RegistryError, Rollup, Sequencer};
+pub use schedule::{
+    CrossEntry, EntryStatus, MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo,
+};
 pub use seed::{Anchor, naive_seed, window_seed};
 pub use selection::{MAX_DRAWS, MAX_SEQUENCERS, Selected, SequencerRecord, select};
+pub use store::{Store, StoreError};

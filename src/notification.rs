@@ -6,7 +6,7 @@
 //! JSON-RPC follower) convert field by field. A [`Chain`] holds only what the lookahead needs
 //! of each block: header fields, the logs bloom and the logs of its receipts.
 
-use alloy_primitives::{Address, B256, BlockNumber, Bloom, BloomInput, Log};
+use alloy_primitives::{B256, BlockNumber, Bloom, Log};
 use std::sync::Arc;
 
 /// One block, reduced to what the lookahead reads.
@@ -26,14 +26,6 @@ pub struct Block {
     pub logs_bloom: Bloom,
     /// The logs of the block's receipts, in order.
     pub logs: Vec<Log>,
-}
-
-impl Block {
-    /// Whether the bloom admits a log emitted by `address` (false means certainly none).
-    pub fn may_have_logs_of(&self, address: Address) -> bool {
-        self.logs_bloom
-            .contains_input(BloomInput::Raw(address.as_slice()))
-    }
 }
 
 /// Why blocks do not form a [`Chain`].
@@ -187,14 +179,5 @@ mod tests {
             None
         );
         assert_eq!(Notification::Reverted { old: a }.committed_chain(), None);
-    }
-
-    #[test]
-    fn bloom_gates_the_registry_address() {
-        let registry = Address::repeat_byte(0x11);
-        let mut b = block(1, B256::ZERO);
-        assert!(!b.may_have_logs_of(registry));
-        b.logs_bloom.accrue(BloomInput::Raw(registry.as_slice()));
-        assert!(b.may_have_logs_of(registry));
     }
 }

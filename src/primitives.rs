@@ -3,18 +3,25 @@
 
 use alloy_primitives::U256;
 use core::fmt;
+use serde::{Deserialize, Serialize};
 
 /// A beacon-chain slot: `(timestamp - genesis_time) / slot_seconds`, counted from genesis.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Slot(pub u64);
 
 /// A window: `window_slots` consecutive slots (one epoch of 32 slots by default), the unit in
 /// which seeds are fixed and registry changes take effect.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Window(pub u64);
 
 /// A rollup, identified by its L2 chain id (a `uint256` on-chain).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct ChainId(pub U256);
 
 impl From<u64> for ChainId {

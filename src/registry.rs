@@ -13,6 +13,7 @@ use crate::{
 };
 use alloy_primitives::{Address, Log, U256};
 use alloy_sol_types::SolEventInterface;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Why a log of the registry could not be applied to the mirror.
@@ -38,7 +39,7 @@ pub enum RegistryError {
 }
 
 /// A sequencer as the registry records it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Sequencer {
     /// What the selection reads: operator and active windows.
     pub record: SequencerRecord,
@@ -57,7 +58,7 @@ impl AsRef<SequencerRecord> for Sequencer {
 }
 
 /// A registered rollup.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rollup {
     /// The account that may change `min_bond`.
     pub admin: Address,
@@ -68,7 +69,7 @@ pub struct Rollup {
 }
 
 /// What restores the mirror to its state before one [`Registry::apply`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Undo {
     /// Remove a rollup that the event registered.
     RemoveRollup(ChainId),
@@ -80,13 +81,30 @@ pub enum Undo {
     RestoreSequencer(ChainId, usize, Box<Sequencer>),
 }
 
+impl Undo {
+    /// The rollup this undo restores.
+    pub const fn chain_id(&self) -> ChainId {
+        match self {
+            Self::RemoveRollup(chain_id)
+            | Self::MinBond(chain_id, _)
+            | Self::PopSequencer(chain_id)
+            | Self::RestoreSequencer(chain_id, ..) => *chain_id,
+        }
+    }
+}
+
 /// The mirror of all rollups, by chain id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registry {
     rollups: BTreeMap<ChainId, Rollup>,
 }
 
 impl Registry {
+    /// A mirror holding these rollups (as persisted).
+    pub const fn from_rollups(rollups: BTreeMap<ChainId, Rollup>) -> Self {
+        Self { rollups }
+    }
+
     /// The rollup registered under `chain_id`.
     pub fn rollup(&self, chain_id: ChainId) -> Option<&Rollup> {
         self.rollups.get(&chain_id)

@@ -7,9 +7,10 @@
 
 use crate::primitives::{Slot, Window};
 use alloy_primitives::{B256, BlockNumber, keccak256};
+use serde::{Deserialize, Serialize};
 
 /// The block whose `prevrandao` seeds a window, as the schedule reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Anchor {
     /// Block number.
     pub number: BlockNumber,

@@ -18,6 +18,7 @@ use crate::{
     primitives::{ChainId, Slot, Window},
 };
 use alloy_primitives::{Address, B256, U256, keccak256};
+use serde::{Deserialize, Serialize};
 
 /// Random draws before the deterministic fallback scan.
 pub const MAX_DRAWS: u8 = 16;
@@ -29,7 +30,7 @@ pub const MAX_SEQUENCERS: usize = 256;
 ///
 /// Records stay in the array after their bond is withdrawn (until the index is reused), with
 /// the same windows, exactly as in the contract's storage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SequencerRecord {
     /// The bonded account that the selection names.
     pub operator: Address,

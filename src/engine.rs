@@ -1,0 +1,515 @@
+//! The lookahead engine: a synchronous state machine that turns canonical-chain
+//! [`Notification`]s and finality updates into the registry mirror and the window anchors that
+//! fix each window's schedule (SPEC §3–§5). No I/O, no clocks: the block sources (the Reth ExEx,
+//! the JSON-RPC follower) feed it, the [`store`](crate::store) persists it, the RPC reads it.
+//!
+//! Reorgs are exact: every processed block leaves a [`BlockUndo`] in the [`Journal`], and a
+//! revert replays it backwards, so after any sequence of commits, reverts and reorgs the state
+//! equals the state computed from scratch over the final canonical chain. Undo data is kept only
+//! for blocks that are not finalized.
+//!
+//! A block fixes the anchor of every window `W` whose boundary (the start of window `W-1`) lies
+//! in `(parent.timestamp, block.timestamp]`: the parent is then the last block before that
+//! boundary, i.e. `anchor(W)`. Only the windows still served (the last [`SERVED_PAST_WINDOWS`]
+//! before the head's and later) are kept when a long gap opens many windows at once.
+
+use crate::{
+    clock::SlotClock,
+    journal::{BlockUndo, Head, Journal},
+    notification::{Block, Chain, Notification},
+    primitives::{ChainId, Window},
+    registry::{Registry, Undo, decode_log},
+    seed::Anchor,
+};
+use alloy_primitives::{Address, B256, BlockNumber, BloomInput, keccak256};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use tracing::{debug, warn};
+
+/// Windows before the head's window that are still served; older ones are "too old". Beyond
+/// this, a freed index may have been reused, so a past schedule would no longer be reproducible.
+pub const SERVED_PAST_WINDOWS: u64 = 2;
+
+/// What the engine follows: which registry, from which block, on which time base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// The `SequencerRegistry` address; logs of any other emitter are ignored.
+    pub registry: Address,
+    /// The block that deployed the registry; earlier blocks are skipped.
+    pub deployment_block: BlockNumber,
+    /// Genesis time, slot length and window size, as the registry reports them.
+    pub clock: SlotClock,
+}
+
+/// A block by number and hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BlockRef {
+    /// Block number.
+    pub number: BlockNumber,
+    /// Block hash.
+    pub hash: B256,
+}
+
+/// The node's `safe` and `finalized` blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finality {
+    /// The latest safe block.
+    pub safe: Option<BlockRef>,
+    /// The latest finalized block: blocks up to it can no longer be reverted.
+    pub finalized: Option<BlockRef>,
+}
+
+/// Counters of what the engine has done, for status and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Blocks applied (re-applied blocks count again).
+    pub blocks_processed: u64,
+    /// Reverts and reorgs that removed at least one processed block.
+    pub reorgs: u64,
+    /// The most blocks removed by one revert or reorg.
+    pub deepest_reorg: u64,
+    /// Registry events applied to the mirror.
+    pub events_applied: u64,
+    /// Registry logs that did not decode or did not apply, skipped with a warning.
+    pub logs_skipped: u64,
+}
+
+/// Everything that follows from the canonical chain and the finality updates: two engines fed
+/// the same final chain and finality have equal states, however they got there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineState {
+    /// The registry mirror.
+    pub registry: Registry,
+    /// The anchor of every fixed window still kept.
+    pub anchors: BTreeMap<Window, Anchor>,
+    /// Undo data of the unfinalized blocks; its newest entry is the head.
+    pub journal: Journal,
+    /// The node's safe and finalized blocks.
+    pub finality: Finality,
+}
+
+/// Why a notification was refused. The engine is unchanged when it returns one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// A committed block does not extend the head.
+    #[error("block {number} (parent {parent_hash}) does not extend the head {head:?}")]
+    NotChild {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's parent hash.
+        parent_hash: B256,
+        /// The head it should have extended.
+        head: Option<BlockRef>,
+    },
+    /// A reverted chain does not end at the head.
+    #[error("cannot revert to block {number} ({hash}): it is not the head {head:?}")]
+    NotHead {
+        /// The reverted chain's tip number.
+        number: BlockNumber,
+        /// The reverted chain's tip hash.
+        hash: B256,
+        /// The engine's head.
+        head: Option<BlockRef>,
+    },
+    /// A reverted block is finalized or was never processed.
+    #[error("cannot revert block {number} ({hash}): not in the undo journal")]
+    BeyondJournal {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: B256,
+    },
+}
+
+/// How one notification changed the fixed schedule, by window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScheduleChanges {
+    /// Windows that became fixed.
+    pub extended: Vec<Window>,
+    /// Fixed windows whose anchor a reorg replaced: their entries changed.
+    pub reorged: Vec<Window>,
+    /// Windows that were fixed and no longer are (a revert took back their anchor).
+    pub retracted: Vec<Window>,
+}
+
+impl ScheduleChanges {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.extended.is_empty() && self.reorged.is_empty() && self.retracted.is_empty()
+    }
+}
+
+/// Keys of persisted state written since the last [`Engine::take_dirty`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dirty {
+    /// Rollups whose record changed.
+    pub rollups: BTreeSet<ChainId>,
+    /// Windows whose anchor was set, replaced or removed.
+    pub anchors: BTreeSet<Window>,
+    /// Block numbers whose journal entry was added or removed, as an inclusive range.
+    pub journal: Option<(BlockNumber, BlockNumber)>,
+}
+
+impl Dirty {
+    fn journal(&mut self, from: BlockNumber, to: BlockNumber) {
+        self.journal = Some(match self.journal {
+            Some((low, high)) => (low.min(from), high.max(to)),
+            None => (from, to),
+        });
+    }
+
+    fn undo(&mut self, undo: &Undo) {
+        self.rollups.insert(undo.chain_id());
+    }
+}
+
+/// The lookahead engine.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    registry_bloom: B256,
+    state: EngineState,
+    stats: Stats,
+    /// When the window after the head's starts: blocks before it fix no anchor.
+    next_boundary: u128,
+    dirty: Dirty,
+}
+
+impl Engine {
+    /// A fresh engine that has processed nothing.
+    pub fn new(config: EngineConfig) -> Self {
+        Self::from_parts(config, EngineState::default(), Stats::default())
+    }
+
+    /// An engine resumed from persisted state.
+    pub fn from_parts(config: EngineConfig, state: EngineState, stats: Stats) -> Self {
+        let mut engine = Self {
+            config,
+            registry_bloom: keccak256(config.registry),
+            state,
+            stats,
+            next_boundary: 0,
+            dirty: Dirty::default(),
+        };
+        engine.next_boundary = engine.boundary_after_head();
+        engine
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The canonical state.
+    pub const fn state(&self) -> &EngineState {
+        &self.state
+    }
+
+    /// The counters.
+    pub const fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The newest processed block.
+    pub fn head(&self) -> Option<&Head> {
+        self.state.journal.head()
+    }
+
+    /// The keys changed since the last call, for the store to write; resets the tracking.
+    pub fn take_dirty(&mut self) -> Dirty {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// Applies one notification: reverts the blocks it removes, then applies the blocks it
+    /// adds. Blocks before the registry's deployment are skipped. Either the whole notification
+    /// applies or, on error, nothing does.
+    pub fn apply(&mut self, notification: &Notification) -> Result<ScheduleChanges, EngineError> {
+        let reverted = notification.reverted_chain();
+        let committed = notification.committed_chain();
+        let old = reverted
+            .as_deref()
+            .map(|chain| self.processed(chain))
+            .unwrap_or_default();
+        let new = committed
+            .as_deref()
+            .map(|chain| self.processed(chain))
+            .unwrap_or_default();
+
+        self.check_revert(old)?;
+        let base = match old.first() {
+            Some(first) => self.head_before(first.number),
+            None => self.head().copied(),
+        };
+        if let Some(first) = new.first() {
+            check_extends(base.as_ref(), first)?;
+        }
+
+        let mut touched = BTreeMap::new();
+        if !old.is_empty() {
+            for block in old.iter().rev() {
+                self.revert_block(block, &mut touched);
+            }
+            self.stats.reorgs += 1;
+            self.stats.deepest_reorg = self.stats.deepest_reorg.max(old.len() as u64);
+            debug!(target: "lookahead::engine", depth = old.len(), "reverted blocks");
+        }
+        for block in new {
+            self.apply_block(block, &mut touched);
+        }
+        Ok(self.changes(touched))
+    }
+
+    /// Records the node's safe and finalized blocks, and prunes what finality makes permanent:
+    /// journal entries up to the finalized block, and anchors of windows no longer served.
+    pub fn set_finality(&mut self, finality: Finality) {
+        let finalized = match (self.state.finality.finalized, finality.finalized) {
+            (Some(current), Some(new)) if new.number < current.number => Some(current),
+            (current, new) => new.or(current),
+        };
+        self.state.finality = Finality {
+            safe: finality.safe,
+            finalized,
+        };
+        let Some(finalized) = finalized else { return };
+        if let Some(ours) = self.state.journal.get(finalized.number)
+            && ours.head.hash != finalized.hash
+        {
+            warn!(
+                target: "lookahead::engine",
+                number = finalized.number, node = %finalized.hash, ours = %ours.head.hash,
+                "finalized block differs from the processed one"
+            );
+        }
+        if let Some((from, to)) = self.state.journal.prune_through(finalized.number) {
+            self.dirty.journal(from, to);
+        }
+        let Some(window) = self
+            .state
+            .journal
+            .base()
+            .and_then(|base| self.window_at(base.timestamp))
+        else {
+            return;
+        };
+        let keep_from = Window(window.0.saturating_sub(SERVED_PAST_WINDOWS));
+        let pruned: Vec<_> = self
+            .state
+            .anchors
+            .range(..keep_from)
+            .map(|(w, _)| *w)
+            .collect();
+        for window in pruned {
+            self.state.anchors.remove(&window);
+            self.dirty.anchors.insert(window);
+        }
+    }
+
+    /// The blocks of `chain` at or after the registry's deployment.
+    fn processed<'a>(&self, chain: &'a Chain) -> &'a [Block] {
+        let blocks = chain.blocks();
+        let skip = blocks.partition_point(|block| block.number < self.config.deployment_block);
+        &blocks[skip..]
+    }
+
+    fn check_revert(&self, old: &[Block]) -> Result<(), EngineError> {
+        let Some(tip) = old.last() else { return Ok(()) };
+        let head = self.head().map(|head| BlockRef {
+            number: head.number,
+            hash: head.hash,
+        });
+        if head
+            != Some(BlockRef {
+                number: tip.number,
+                hash: tip.hash,
+            })
+        {
+            return Err(EngineError::NotHead {
+                number: tip.number,
+                hash: tip.hash,
+                head,
+            });
+        }
+        for block in old {
+            if self
+                .state
+                .journal
+                .get(block.number)
+                .is_none_or(|entry| entry.head.hash != block.hash)
+            {
+                return Err(EngineError::BeyondJournal {
+                    number: block.number,
+                    hash: block.hash,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The processed block just before `number`, if any.
+    fn head_before(&self, number: BlockNumber) -> Option<Head> {
+        let previous = number.checked_sub(1)?;
+        match self.state.journal.get(previous) {
+            Some(entry) => Some(entry.head),
+            None => self
+                .state
+                .journal
+                .base()
+                .filter(|base| base.number == previous)
+                .copied(),
+        }
+    }
+
+    fn apply_block(&mut self, block: &Block, touched: &mut BTreeMap<Window, Option<B256>>) {
+        let parent = self.head().copied();
+        let head = Head {
+            number: block.number,
+            hash: block.hash,
+            timestamp: block.timestamp,
+            prevrandao: block.prevrandao,
+        };
+        let mut entry = BlockUndo {
+            head,
+            registry: Vec::new(),
+            anchors: Vec::new(),
+        };
+        if block
+            .logs_bloom
+            .contains_input(BloomInput::Hash(self.registry_bloom))
+        {
+            self.apply_logs(block, &mut entry);
+        }
+        if let Some(parent) = parent
+            && u128::from(block.timestamp) >= self.next_boundary
+        {
+            self.fix_anchors(&parent, &head, &mut entry, touched);
+        }
+        self.state.journal.push(entry);
+        self.dirty.journal(block.number, block.number);
+        self.stats.blocks_processed += 1;
+        self.next_boundary = self.boundary_after_head();
+    }
+
+    fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo) {
+        for (position, log) in block.logs.iter().enumerate() {
+            let applied = decode_log(log, self.config.registry).and_then(|event| {
+                event
+                    .map(|event| self.state.registry.apply(&event))
+                    .transpose()
+            });
+            match applied {
+                Ok(None) => {}
+                Ok(Some(undo)) => {
+                    self.dirty.undo(&undo);
+                    entry.registry.push(undo);
+                    self.stats.events_applied += 1;
+                }
+                Err(error) => {
+                    self.stats.logs_skipped += 1;
+                    warn!(
+                        target: "lookahead::engine",
+                        block = block.number, log = position, %error, "skipped registry log"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sets `parent` as the anchor of the windows whose boundary `head` is the first to reach.
+    fn fix_anchors(
+        &mut self,
+        parent: &Head,
+        head: &Head,
+        entry: &mut BlockUndo,
+        touched: &mut BTreeMap<Window, Option<B256>>,
+    ) {
+        let Some(newest) = self.window_at(head.timestamp).map(|w| w.0 + 1) else {
+            return;
+        };
+        let first_open = self.window_at(parent.timestamp).map_or(2, |w| w.0 + 2);
+        let oldest_kept = newest.saturating_sub(SERVED_PAST_WINDOWS + 1);
+        for window in first_open.max(2).max(oldest_kept)..=newest {
+            let window = Window(window);
+            let previous = self.state.anchors.insert(window, parent.anchor());
+            touched
+                .entry(window)
+                .or_insert(previous.map(|anchor| anchor.hash));
+            entry.anchors.push((window, previous));
+            self.dirty.anchors.insert(window);
+            debug!(target: "lookahead::engine", window = window.0, anchor = %parent.hash, "window fixed");
+        }
+    }
+
+    fn revert_block(&mut self, block: &Block, touched: &mut BTreeMap<Window, Option<B256>>) {
+        let entry = self
+            .state
+            .journal
+            .pop()
+            .expect("checked: the block is in the journal");
+        debug_assert_eq!(entry.head.hash, block.hash);
+        for undo in entry.registry.into_iter().rev() {
+            self.dirty.undo(&undo);
+            self.state.registry.undo(undo);
+        }
+        for (window, previous) in entry.anchors.into_iter().rev() {
+            let current = match previous {
+                Some(anchor) => self.state.anchors.insert(window, anchor),
+                None => self.state.anchors.remove(&window),
+            };
+            touched
+                .entry(window)
+                .or_insert(current.map(|anchor| anchor.hash));
+            self.dirty.anchors.insert(window);
+        }
+        self.dirty.journal(block.number, block.number);
+        self.next_boundary = self.boundary_after_head();
+    }
+
+    fn window_at(&self, timestamp: u64) -> Option<Window> {
+        self.config
+            .clock
+            .slot_at(timestamp)
+            .map(|slot| self.config.clock.window_of(slot))
+    }
+
+    /// The start of the window after the head's (genesis if the head is before it).
+    fn boundary_after_head(&self) -> u128 {
+        let clock = &self.config.clock;
+        match self.head().map(|head| self.window_at(head.timestamp)) {
+            None => 0,
+            Some(None) => u128::from(clock.genesis_time()),
+            Some(Some(window)) => clock
+                .window_start(Window(window.0 + 1))
+                .unwrap_or(u128::MAX),
+        }
+    }
+
+    fn changes(&self, touched: BTreeMap<Window, Option<B256>>) -> ScheduleChanges {
+        let mut changes = ScheduleChanges::default();
+        for (window, before) in touched {
+            let after = self.state.anchors.get(&window).map(|anchor| anchor.hash);
+            match (before, after) {
+                (None, Some(_)) => changes.extended.push(window),
+                (Some(before), Some(after)) if before != after => changes.reorged.push(window),
+                (Some(_), None) => changes.retracted.push(window),
+                _ => {}
+            }
+        }
+        changes
+    }
+}
+
+fn check_extends(head: Option<&Head>, block: &Block) -> Result<(), EngineError> {
+    match head {
+        Some(head) if block.number != head.number + 1 || block.parent_hash != head.hash => {
+            Err(EngineError::NotChild {
+                number: block.number,
+                parent_hash: block.parent_hash,
+                head: Some(BlockRef {
+                    number: head.number,
+                    hash: head.hash,
+                }),
+            })
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,379 @@
+//! Schedule queries (SPEC §6): which sequencer each rollup has in each slot of the fixed
+//! horizon, with the anchor that fixed it and how final that anchor is. The RPC layer maps
+//! [`QueryError`]s to the spec's error codes.
+
+use crate::{
+    engine::{BlockRef, Engine, SERVED_PAST_WINDOWS},
+    primitives::{ChainId, Slot, Window},
+    registry::{Rollup, Sequencer},
+    seed::naive_seed,
+    selection::select,
+};
+use alloy_primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+
+/// The most slots one query may ask for.
+pub const MAX_QUERY_SLOTS: usize = 1024;
+
+/// How final the anchor of a schedule entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryStatus {
+    /// The anchor is neither safe nor finalized: a reorg may still change the entry.
+    Latest,
+    /// The anchor is at or below the node's safe block.
+    Safe,
+    /// The anchor is at or below the node's finalized block: the entry is final.
+    Finalized,
+}
+
+/// A selected sequencer with what a gateway needs to reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SequencerInfo {
+    /// Index of the record in the rollup's sequencer array.
+    pub index: usize,
+    /// The bonded operator.
+    pub operator: Address,
+    /// The key that signs its preconfirmations.
+    pub signer: Address,
+    /// Where it serves its `preconf_` API.
+    pub rpc_url: String,
+}
+
+impl SequencerInfo {
+    fn new(index: usize, sequencer: &Sequencer) -> Self {
+        Self {
+            index,
+            operator: sequencer.record.operator,
+            signer: sequencer.signer,
+            rpc_url: sequencer.rpc_url.clone(),
+        }
+    }
+}
+
+/// One rollup's sequencer in one slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ScheduleEntry {
+    /// The slot.
+    pub slot: Slot,
+    /// Its window.
+    pub window: Window,
+    /// The selected sequencer; `None` when no record is active (the rollup's own rule applies).
+    pub sequencer: Option<SequencerInfo>,
+    /// The block whose `prevrandao` seeded the window.
+    pub anchor: BlockRef,
+    /// How final the anchor is.
+    pub status: EntryStatus,
+}
+
+/// Several rollups' sequencers in one slot.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CrossEntry {
+    /// The slot.
+    pub slot: Slot,
+    /// Each requested rollup's entry, in the order requested.
+    pub entries: Vec<(ChainId, ScheduleEntry)>,
+    /// The operator that sequences every requested rollup in this slot, if one does: a bundle
+    /// for these rollups is then atomic without a lock round.
+    pub shared_operator: Option<Address>,
+}
+
+/// Why a schedule query has no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// No window is fixed yet (the registry's deployment or the first anchor is not reached).
+    #[error("not synced: no window is fixed yet")]
+    NotSynced,
+    /// The chain id is not a registered rollup.
+    #[error("unknown rollup {0}")]
+    UnknownRollup(ChainId),
+    /// The slot's seed is not known yet.
+    #[error("slot {slot} is beyond the fixed horizon (last fixed slot {fixed_until})")]
+    BeyondHorizon {
+        /// The requested slot.
+        slot: Slot,
+        /// The last slot whose schedule is fixed.
+        fixed_until: Slot,
+    },
+    /// The slot is older than what is served.
+    #[error("slot {slot} is too old (oldest served slot {oldest})")]
+    TooOld {
+        /// The requested slot.
+        slot: Slot,
+        /// The oldest slot still served.
+        oldest: Slot,
+    },
+    /// More slots than [`MAX_QUERY_SLOTS`] were asked for.
+    #[error("{requested} slots requested, at most {max} allowed")]
+    TooManySlots {
+        /// The number requested.
+        requested: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A cross-rollup query named no rollup.
+    #[error("no rollup given")]
+    NoRollups,
+}
+
+impl Engine {
+    /// The last slot whose schedule is fixed: the end of the newest window with an anchor.
+    pub fn fixed_until(&self) -> Option<Slot> {
+        let (window, _) = self.state().anchors.last_key_value()?;
+        let clock = &self.config().clock;
+        let next = clock.first_slot(Window(window.0 + 1))?;
+        Some(Slot(next.0 - 1))
+    }
+
+    /// The oldest slot served: the start of the oldest kept window, and no earlier than
+    /// [`SERVED_PAST_WINDOWS`] before the head's window.
+    pub fn oldest_served(&self) -> Option<Slot> {
+        let (oldest_anchor, _) = self.state().anchors.first_key_value()?;
+        let clock = &self.config().clock;
+        let head_window = self
+            .head()
+            .and_then(|head| clock.slot_at(head.timestamp))
+            .map_or(0, |slot| clock.window_of(slot).0);
+        let window = oldest_anchor
+            .0
+            .max(head_window.saturating_sub(SERVED_PAST_WINDOWS));
+        clock.first_slot(Window(window))
+    }
+
+    /// The slot after the head's: where a schedule starts by default.
+    pub fn next_slot(&self) -> Option<Slot> {
+        let head = self.head()?;
+        let slot = self.config().clock.slot_at(head.timestamp)?;
+        Some(Slot(slot.0 + 1))
+    }
+
+    /// `count` slots of `chain_id`'s schedule from `from`, cut at the fixed horizon.
+    pub fn schedule(
+        &self,
+        chain_id: ChainId,
+        from: Slot,
+        count: usize,
+    ) -> Result<Vec<ScheduleEntry>, QueryError> {
+        let rollup = self.rollup(chain_id)?;
+        let slots = self.slot_range(from, count)?;
+        let mut seeds = SeedCache::default();
+        slots
+            .map(|slot| self.entry(rollup, chain_id, Slot(slot), &mut seeds))
+            .collect()
+    }
+
+    /// `chain_id`'s sequencer in `slot`.
+    pub fn sequencer_at(&self, chain_id: ChainId, slot: Slot) -> Result<ScheduleEntry, QueryError> {
+        let mut entries = self.schedule(chain_id, slot, 1)?;
+        Ok(entries.pop().expect("one slot within the horizon"))
+    }
+
+    /// The records of `chain_id` active in `window`, by index.
+    pub fn active_sequencers(
+        &self,
+        chain_id: ChainId,
+        window: Window,
+    ) -> Result<Vec<SequencerInfo>, QueryError> {
+        let rollup = self.rollup(chain_id)?;
+        Ok(rollup
+            .sequencers
+            .iter()
+            .enumerate()
+            .filter(|(_, sequencer)| sequencer.record.is_active(window))
+            .map(|(index, sequencer)| SequencerInfo::new(index, sequencer))
+            .collect())
+    }
+
+    /// The schedules of several rollups side by side, with the operator shared by all of them
+    /// in each slot where there is one.
+    pub fn cross_schedule(
+        &self,
+        chain_ids: &[ChainId],
+        from: Slot,
+        count: usize,
+    ) -> Result<Vec<CrossEntry>, QueryError> {
+        let rollups = self.rollups(chain_ids)?;
+        let slots = self.slot_range(from, count)?;
+        let mut seeds = SeedCache::default();
+        slots
+            .map(|slot| self.cross_entry(&rollups, Slot(slot), &mut seeds))
+            .collect()
+    }
+
+    /// The first slot from `from` within the horizon where one operator sequences every rollup
+    /// in `chain_ids`.
+    pub fn next_shared_slot(
+        &self,
+        chain_ids: &[ChainId],
+        from: Slot,
+    ) -> Result<Option<Slot>, QueryError> {
+        let rollups = self.rollups(chain_ids)?;
+        let fixed_until = self.check_slot(from)?;
+        let mut seeds = SeedCache::default();
+        for slot in (from.0..=fixed_until.0).map(Slot) {
+            if self
+                .cross_entry(&rollups, slot, &mut seeds)?
+                .shared_operator
+                .is_some()
+            {
+                return Ok(Some(slot));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The original, not reorg-stable proposal: the sequencers of the `n` slots after the head,
+    /// all drawn with the head's `prevrandao` and slot as the seed.
+    pub fn naive_lookahead(
+        &self,
+        chain_id: ChainId,
+        n: usize,
+    ) -> Result<Vec<Option<SequencerInfo>>, QueryError> {
+        if n > MAX_QUERY_SLOTS {
+            return Err(QueryError::TooManySlots {
+                requested: n,
+                max: MAX_QUERY_SLOTS,
+            });
+        }
+        let rollup = self.rollup(chain_id)?;
+        let head = self.head().ok_or(QueryError::NotSynced)?;
+        let clock = &self.config().clock;
+        let current = clock.slot_at(head.timestamp).ok_or(QueryError::NotSynced)?;
+        let seed = naive_seed(head.prevrandao, current);
+        Ok((1..=n as u64)
+            .map(|offset| {
+                let slot = Slot(current.0 + offset);
+                select(clock, chain_id, slot, seed, &rollup.sequencers).map(|selected| {
+                    SequencerInfo::new(selected.index, &rollup.sequencers[selected.index])
+                })
+            })
+            .collect())
+    }
+
+    fn rollup(&self, chain_id: ChainId) -> Result<&Rollup, QueryError> {
+        self.state()
+            .registry
+            .rollup(chain_id)
+            .ok_or(QueryError::UnknownRollup(chain_id))
+    }
+
+    fn rollups(&self, chain_ids: &[ChainId]) -> Result<Vec<(ChainId, &Rollup)>, QueryError> {
+        if chain_ids.is_empty() {
+            return Err(QueryError::NoRollups);
+        }
+        chain_ids
+            .iter()
+            .map(|&chain_id| Ok((chain_id, self.rollup(chain_id)?)))
+            .collect()
+    }
+
+    /// Checks that `slot` is served and returns the horizon.
+    fn check_slot(&self, slot: Slot) -> Result<Slot, QueryError> {
+        let fixed_until = self.fixed_until().ok_or(QueryError::NotSynced)?;
+        if slot > fixed_until {
+            return Err(QueryError::BeyondHorizon { slot, fixed_until });
+        }
+        let oldest = self.oldest_served().ok_or(QueryError::NotSynced)?;
+        if slot < oldest {
+            return Err(QueryError::TooOld { slot, oldest });
+        }
+        Ok(fixed_until)
+    }
+
+    fn slot_range(&self, from: Slot, count: usize) -> Result<std::ops::Range<u64>, QueryError> {
+        if count > MAX_QUERY_SLOTS {
+            return Err(QueryError::TooManySlots {
+                requested: count,
+                max: MAX_QUERY_SLOTS,
+            });
+        }
+        let fixed_until = self.check_slot(from)?;
+        let end = from
+            .0
+            .saturating_add(count as u64)
+            .min(fixed_until.0.saturating_add(1));
+        Ok(from.0..end)
+    }
+
+    fn entry(
+        &self,
+        rollup: &Rollup,
+        chain_id: ChainId,
+        slot: Slot,
+        seeds: &mut SeedCache,
+    ) -> Result<ScheduleEntry, QueryError> {
+        let clock = &self.config().clock;
+        let window = clock.window_of(slot);
+        let (anchor, seed) = seeds.get(self, window).ok_or(QueryError::NotSynced)?;
+        let sequencer = select(clock, chain_id, slot, seed, &rollup.sequencers)
+            .map(|selected| SequencerInfo::new(selected.index, &rollup.sequencers[selected.index]));
+        Ok(ScheduleEntry {
+            slot,
+            window,
+            sequencer,
+            anchor,
+            status: self.status_of(anchor.number),
+        })
+    }
+
+    fn cross_entry(
+        &self,
+        rollups: &[(ChainId, &Rollup)],
+        slot: Slot,
+        seeds: &mut SeedCache,
+    ) -> Result<CrossEntry, QueryError> {
+        let entries = rollups
+            .iter()
+            .map(|&(chain_id, rollup)| Ok((chain_id, self.entry(rollup, chain_id, slot, seeds)?)))
+            .collect::<Result<Vec<_>, QueryError>>()?;
+        let operators = entries
+            .iter()
+            .map(|(_, entry)| entry.sequencer.as_ref().map(|s| s.operator));
+        let shared_operator = operators
+            .reduce(|shared, operator| shared.filter(|shared| Some(*shared) == operator))
+            .flatten();
+        Ok(CrossEntry {
+            slot,
+            entries,
+            shared_operator,
+        })
+    }
+
+    fn status_of(&self, anchor: u64) -> EntryStatus {
+        let finality = &self.state().finality;
+        if finality
+            .finalized
+            .is_some_and(|finalized| anchor <= finalized.number)
+        {
+            EntryStatus::Finalized
+        } else if finality.safe.is_some_and(|safe| anchor <= safe.number) {
+            EntryStatus::Safe
+        } else {
+            EntryStatus::Latest
+        }
+    }
+}
+
+/// The anchor and seed of the window last asked for: consecutive slots share them.
+#[derive(Default)]
+struct SeedCache(Option<(Window, BlockRef, B256)>);
+
+impl SeedCache {
+    /// The anchor and seed of `window`, if it is fixed.
+    fn get(&mut self, engine: &Engine, window: Window) -> Option<(BlockRef, B256)> {
+        match self.0 {
+            Some((cached, anchor, seed)) if cached == window => Some((anchor, seed)),
+            _ => {
+                let anchor = engine.state().anchors.get(&window)?;
+                let block = BlockRef {
+                    number: anchor.number,
+                    hash: anchor.hash,
+                };
+                let seed = anchor.seed(window);
+                self.0 = Some((window, block, seed));
+                Some((block, seed))
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Crash-safe persistence of the engine in a redb database (one ACID file).
+//!
+//! [`Store::commit`] writes everything one notification changed — registry records, anchors,
+//! journal entries, the journal base, finality and counters — in one write transaction, made
+//! durable before it returns. After a crash at any point the database holds the state of the
+//! last committed notification, so the engine resumes at that head: nothing is recomputed from
+//! genesis. A block source reports a block as processed (Reth's `FinishedHeight`) only after
+//! the commit that holds it.
+
+use crate::{
+    engine::{Engine, EngineConfig, EngineState, Finality, Stats},
+    journal::{BlockUndo, Head, Journal},
+    primitives::{ChainId, Window},
+    registry::{Registry, Rollup},
+    seed::Anchor,
+};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Serialize, de::DeserializeOwned};
+use std::{collections::BTreeMap, path::Path};
+
+/// Bumped whenever the stored layout changes; a database of another version is refused.
+const SCHEMA_VERSION: u32 = 1;
+
+const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+const ROLLUPS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("rollups");
+const ANCHORS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("anchors");
+const JOURNAL: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("journal");
+
+const VERSION_KEY: &str = "version";
+const CONFIG_KEY: &str = "config";
+const BASE_KEY: &str = "journal_base";
+const FINALITY_KEY: &str = "finality";
+const STATS_KEY: &str = "stats";
+
+/// Why the database could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file could not be opened as a database.
+    #[error("opening the database: {0}")]
+    Open(#[from] redb::DatabaseError),
+    /// A transaction could not start.
+    #[error("starting a database transaction: {0}")]
+    Transaction(#[from] redb::TransactionError),
+    /// A table could not be opened.
+    #[error("opening a database table: {0}")]
+    Table(#[from] redb::TableError),
+    /// Reading or writing failed.
+    #[error("database storage: {0}")]
+    Storage(#[from] redb::StorageError),
+    /// The commit did not complete.
+    #[error("committing to the database: {0}")]
+    Commit(#[from] redb::CommitError),
+    /// A stored value does not decode (or a value does not encode).
+    #[error("stored value {key}: {source}")]
+    Codec {
+        /// Which value.
+        key: String,
+        /// The codec's error.
+        source: postcard::Error,
+    },
+    /// The database was written by another schema version.
+    #[error("database schema version {found}, this build reads version {SCHEMA_VERSION}")]
+    Version {
+        /// The stored version.
+        found: u32,
+    },
+    /// The database follows another registry, deployment block or time base.
+    #[error("database was created for {stored:?}, but the configuration is {configured:?}")]
+    ConfigMismatch {
+        /// What the database was created for.
+        stored: Box<EngineConfig>,
+        /// What was asked for now.
+        configured: Box<EngineConfig>,
+    },
+}
+
+/// The engine's database.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` and the engine it holds, refusing one that
+    /// was created for another configuration.
+    pub fn open(path: &Path, config: EngineConfig) -> Result<(Self, Engine), StoreError> {
+        let db = Database::create(path)?;
+        let store = Self { db };
+        store.initialize(&config)?;
+        let engine = store.load(config)?;
+        Ok((store, engine))
+    }
+
+    /// Writes what the engine changed since the last commit, durably and atomically.
+    pub fn commit(&self, engine: &mut Engine) -> Result<(), StoreError> {
+        let dirty = engine.take_dirty();
+        let state = engine.state();
+        let txn = self.db.begin_write()?;
+        {
+            let mut rollups = txn.open_table(ROLLUPS)?;
+            for chain_id in &dirty.rollups {
+                let key = chain_id.0.to_be_bytes::<32>();
+                match state.registry.rollup(*chain_id) {
+                    Some(rollup) => {
+                        rollups.insert(key.as_slice(), encode("rollup", rollup)?.as_slice())?;
+                    }
+                    None => {
+                        rollups.remove(key.as_slice())?;
+                    }
+                }
+            }
+            let mut anchors = txn.open_table(ANCHORS)?;
+            for window in &dirty.anchors {
+                match state.anchors.get(window) {
+                    Some(anchor) => {
+                        anchors.insert(window.0, encode("anchor", anchor)?.as_slice())?;
+                    }
+                    None => {
+                        anchors.remove(window.0)?;
+                    }
+                }
+            }
+            let mut journal = txn.open_table(JOURNAL)?;
+            if let Some((from, to)) = dirty.journal {
+                for number in from..=to {
+                    match state.journal.get(number) {
+                        Some(entry) => {
+                            journal.insert(number, encode("journal entry", entry)?.as_slice())?;
+                        }
+                        None => {
+                            journal.remove(number)?;
+                        }
+                    }
+                }
+            }
+            let mut meta = txn.open_table(META)?;
+            meta.insert(
+                BASE_KEY,
+                encode(BASE_KEY, &state.journal.base())?.as_slice(),
+            )?;
+            meta.insert(
+                FINALITY_KEY,
+                encode(FINALITY_KEY, &state.finality)?.as_slice(),
+            )?;
+            meta.insert(STATS_KEY, encode(STATS_KEY, engine.stats())?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Creates the tables of a new database, or checks the version and configuration of an
+    /// existing one.
+    fn initialize(&self, config: &EngineConfig) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            let stored_version = meta
+                .get(VERSION_KEY)?
+                .map(|v| decode::<u32>(VERSION_KEY, v.value()));
+            match stored_version.transpose()? {
+                Some(SCHEMA_VERSION) => {}
+                Some(found) => return Err(StoreError::Version { found }),
+                None => {
+                    meta.insert(
+                        VERSION_KEY,
+                        encode(VERSION_KEY, &SCHEMA_VERSION)?.as_slice(),
+                    )?;
+                    meta.insert(CONFIG_KEY, encode(CONFIG_KEY, config)?.as_slice())?;
+                }
+            }
+            let stored = meta
+                .get(CONFIG_KEY)?
+                .map(|v| decode::<EngineConfig>(CONFIG_KEY, v.value()));
+            if let Some(stored) = stored.transpose()?
+                && stored != *config
+            {
+                return Err(StoreError::ConfigMismatch {
+                    stored: Box::new(stored),
+                    configured: Box::new(*config),
+                });
+            }
+            txn.open_table(ROLLUPS)?;
+            txn.open_table(ANCHORS)?;
+            txn.open_table(JOURNAL)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn load(&self, config: EngineConfig) -> Result<Engine, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let read_meta = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(meta.get(key)?.map(|value| value.value().to_vec()))
+        };
+        let base: Option<Head> = match read_meta(BASE_KEY)? {
+            Some(bytes) => decode(BASE_KEY, &bytes)?,
+            None => None,
+        };
+        let finality: Finality = read_meta(FINALITY_KEY)?
+            .map(|b| decode(FINALITY_KEY, &b))
+            .transpose()?
+            .unwrap_or_default();
+        let stats: Stats = read_meta(STATS_KEY)?
+            .map(|b| decode(STATS_KEY, &b))
+            .transpose()?
+            .unwrap_or_default();
+
+        let mut rollups = BTreeMap::new();
+        for row in txn.open_table(ROLLUPS)?.iter()? {
+            let (key, value) = row?;
+            let chain_id = ChainId(alloy_primitives::U256::from_be_slice(key.value()));
+            rollups.insert(chain_id, decode::<Rollup>("rollup", value.value())?);
+        }
+        let mut anchors = BTreeMap::new();
+        for row in txn.open_table(ANCHORS)?.iter()? {
+            let (key, value) = row?;
+            anchors.insert(
+                Window(key.value()),
+                decode::<Anchor>("anchor", value.value())?,
+            );
+        }
+        let mut entries = Vec::new();
+        for row in txn.open_table(JOURNAL)?.iter()? {
+            let (_, value) = row?;
+            entries.push(decode::<BlockUndo>("journal entry", value.value())?);
+        }
+        let state = EngineState {
+            registry: Registry::from_rollups(rollups),
+            anchors,
+            journal: Journal::from_parts(base, entries),
+            finality,
+        };
+        Ok(Engine::from_parts(config, state, stats))
+    }
+}
+
+fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|source| StoreError::Codec {
+        key: key.into(),
+        source,
+    })
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|source| StoreError::Codec {
+        key: key.into(),
+        source,
+    })
+}
