@@ -6,23 +6,16 @@
 
 mod common;
 
-use common::chain::{self, BlockSpec};
-use proptest::prelude::*;
-use sequencer_lookahead::{
-    Block, BlockRef, ChainId, Engine, Finality,
-    contract::SequencerRegistry::SequencerRegistryEvents,
+use common::{
+    chain::{self, BlockSpec},
+    node::{Op, SimNode},
 };
+use proptest::prelude::*;
+use sequencer_lookahead::{ChainId, Engine, contract::SequencerRegistry::SequencerRegistryEvents};
 
+/// The registry is deployed two blocks after the stream starts.
 const DEPLOYMENT: u64 = 100;
 const FIRST_BLOCK: u64 = DEPLOYMENT - 2;
-
-#[derive(Clone, Debug)]
-enum Op {
-    Commit(Vec<BlockSpec>),
-    Revert(usize),
-    Reorg(usize, Vec<BlockSpec>),
-    Finalize(usize),
-}
 
 fn event() -> impl Strategy<Value = SequencerRegistryEvents> {
     let chain_id = 1u64..=3;
@@ -65,125 +58,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The canonical chain as the node sees it, and the engine fed its notifications.
-struct Run {
-    engine: Engine,
-    canonical: Vec<Block>,
-    finality: Finality,
-    forks: u64,
-}
-
-impl Run {
-    fn new() -> Self {
-        Self {
-            engine: Engine::new(chain::config(DEPLOYMENT)),
-            canonical: Vec::new(),
-            finality: Finality::default(),
-            forks: 0,
-        }
-    }
-
-    fn finalized(&self) -> u64 {
-        self.finality.finalized.map_or(0, |f| f.number)
-    }
-
-    /// Blocks that may still be reverted: above the finalized one.
-    fn revertible(&self) -> usize {
-        self.canonical
-            .iter()
-            .rev()
-            .take_while(|b| b.number > self.finalized())
-            .count()
-    }
-
-    fn new_blocks(&mut self, keep: usize, specs: &[BlockSpec]) -> Vec<Block> {
-        self.forks += 1;
-        let parent = keep.checked_sub(1).map(|i| &self.canonical[i]);
-        let number = parent.map_or(FIRST_BLOCK, |p| p.number + 1);
-        chain::extend(parent, number, specs, self.forks)
-    }
-
-    fn step(&mut self, op: &Op) {
-        match op {
-            Op::Commit(specs) => {
-                let new = self.new_blocks(self.canonical.len(), specs);
-                self.engine
-                    .apply(&chain::committed(&new))
-                    .expect("commit applies");
-                self.canonical.extend(new);
-            }
-            Op::Revert(depth) => {
-                let depth = (*depth).min(self.revertible());
-                if depth == 0 {
-                    return;
-                }
-                let keep = self.canonical.len() - depth;
-                self.engine
-                    .apply(&chain::reverted(&self.canonical[keep..]))
-                    .expect("revert applies");
-                self.canonical.truncate(keep);
-            }
-            Op::Reorg(depth, specs) => {
-                let depth = (*depth).min(self.revertible());
-                if depth == 0 {
-                    return;
-                }
-                let keep = self.canonical.len() - depth;
-                let new = self.new_blocks(keep, specs);
-                self.engine
-                    .apply(&chain::reorged(&self.canonical[keep..], &new))
-                    .expect("reorg applies");
-                self.canonical.truncate(keep);
-                self.canonical.extend(new);
-            }
-            Op::Finalize(behind) => {
-                let Some(block) = self.canonical.iter().rev().nth(*behind) else {
-                    return;
-                };
-                if block.number <= self.finalized() {
-                    return;
-                }
-                let safe = self
-                    .canonical
-                    .iter()
-                    .rev()
-                    .nth(behind / 2)
-                    .expect("newer than finalized");
-                self.finality = Finality {
-                    safe: Some(BlockRef {
-                        number: safe.number,
-                        hash: safe.hash,
-                    }),
-                    finalized: Some(BlockRef {
-                        number: block.number,
-                        hash: block.hash,
-                    }),
-                };
-                self.engine.set_finality(self.finality);
-            }
-        }
-        let head = self.engine.head().map(|h| h.hash);
-        let tip = self
-            .canonical
-            .last()
-            .filter(|b| b.number >= DEPLOYMENT)
-            .map(|b| b.hash);
-        assert_eq!(head, tip, "the engine's head is the canonical tip");
-    }
-
-    /// The state an engine reaches from nothing over the final canonical chain.
-    fn replayed_from_scratch(&self) -> Engine {
-        let mut engine = Engine::new(chain::config(DEPLOYMENT));
-        if !self.canonical.is_empty() {
-            engine
-                .apply(&chain::committed(&self.canonical))
-                .expect("canonical chain applies");
-        }
-        engine.set_finality(self.finality);
-        engine
-    }
-}
-
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -198,19 +72,26 @@ proptest! {
     fn state_after_any_history_equals_state_from_scratch(
         ops in proptest::collection::vec(op(), 1..25)
     ) {
-        let mut run = Run::new();
+        let config = chain::config(DEPLOYMENT);
+        let mut node = SimNode::new(FIRST_BLOCK);
+        let mut engine = Engine::new(config);
         for op in &ops {
-            run.step(op);
+            if let Some(input) = node.step(op) {
+                input.feed(&mut engine);
+            }
+            let head = engine.head().map(|h| h.hash);
+            let tip = node.canonical.last().filter(|b| b.number >= DEPLOYMENT).map(|b| b.hash);
+            prop_assert_eq!(head, tip, "the engine's head is the canonical tip");
         }
-        let scratch = run.replayed_from_scratch();
-        prop_assert_eq!(run.engine.state(), scratch.state());
+        let scratch = node.replay(config);
+        prop_assert_eq!(engine.state(), scratch.state());
 
         // The same answers to queries, too.
-        if let Some(from) = run.engine.oldest_served() {
+        if let Some(from) = engine.oldest_served() {
             for chain_id in 1..=3u64 {
                 let chain_id = ChainId::from(chain_id);
                 prop_assert_eq!(
-                    run.engine.schedule(chain_id, from, 1024),
+                    engine.schedule(chain_id, from, 1024),
                     scratch.schedule(chain_id, from, 1024)
                 );
             }
