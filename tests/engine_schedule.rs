@@ -1,0 +1,350 @@
+//! What the engine serves, block by block: when windows become fixed, how reorgs change (or
+//! do not change) the schedule, what finality does, which logs count, and the typed errors of
+//! the queries. Clock: 12-second slots, 4-slot windows; block `n` is in slot `n`.
+
+mod common;
+
+use alloy_primitives::Address;
+use common::chain::{self, BlockSpec, GENESIS};
+use sequencer_lookahead::{
+    Block, BlockRef, ChainId, Engine, EngineError, EntryStatus, Finality, QueryError, Slot, Window,
+    select,
+};
+
+const DEPLOYMENT: u64 = 1;
+
+fn plain(count: usize) -> Vec<BlockSpec> {
+    vec![
+        BlockSpec {
+            gap: 12,
+            ..Default::default()
+        };
+        count
+    ]
+}
+
+/// Blocks 1..=count at slots 1..=count, with rollups 10 and 20 registered in block 1 and
+/// sequencers active from window 0 (operator 1 on both rollups, operator 2 on 10, 3 on 20).
+fn registry_chain(count: usize, fork: u64) -> Vec<Block> {
+    let mut specs = plain(count);
+    specs[0].events = vec![
+        chain::rollup(10),
+        chain::rollup(20),
+        chain::sequencer(10, 0, 1, 0),
+        chain::sequencer(10, 1, 2, 0),
+        chain::sequencer(20, 0, 1, 0),
+        chain::sequencer(20, 1, 3, 0),
+    ];
+    let first = chain::child(
+        None,
+        1,
+        &BlockSpec {
+            gap: 12,
+            ..specs[0].clone()
+        },
+        fork,
+    );
+    let mut blocks = vec![first.clone()];
+    blocks.extend(chain::extend(Some(&first), 2, &specs[1..], fork));
+    blocks
+}
+
+fn engine_over(blocks: &[Block]) -> Engine {
+    let mut engine = Engine::new(chain::config(DEPLOYMENT));
+    engine.apply(&chain::committed(blocks)).expect("applies");
+    engine
+}
+
+fn block_ref(block: &Block) -> BlockRef {
+    BlockRef {
+        number: block.number,
+        hash: block.hash,
+    }
+}
+
+#[test]
+fn window_is_fixed_by_the_first_block_of_the_previous_window() {
+    let blocks = registry_chain(4, 0);
+    let mut engine = engine_over(&blocks[..3]);
+    assert_eq!(engine.fixed_until(), None);
+    assert_eq!(
+        engine.schedule(ChainId::from(10u64), Slot(8), 1),
+        Err(QueryError::NotSynced)
+    );
+
+    let changes = engine.apply(&chain::committed(&blocks[3..])).unwrap();
+    assert_eq!(
+        changes.extended,
+        vec![Window(2)],
+        "block 4 opens window 1, fixing window 2"
+    );
+    assert_eq!(engine.fixed_until(), Some(Slot(11)));
+    let entry = engine.sequencer_at(ChainId::from(10u64), Slot(8)).unwrap();
+    assert_eq!(
+        entry.anchor,
+        block_ref(&blocks[2]),
+        "anchor(2) is the last block before slot 4"
+    );
+    assert_eq!(entry.window, Window(2));
+    assert_eq!(entry.status, EntryStatus::Latest);
+}
+
+#[test]
+fn schedule_is_the_selection_over_the_anchor_seed() {
+    let blocks = registry_chain(9, 0);
+    let engine = engine_over(&blocks);
+    let clock = engine.config().clock;
+    let rollup = engine
+        .state()
+        .registry
+        .rollup(ChainId::from(10u64))
+        .unwrap();
+    for entry in engine.schedule(ChainId::from(10u64), Slot(8), 8).unwrap() {
+        let anchor = engine.state().anchors[&entry.window];
+        let expected = select(
+            &clock,
+            ChainId::from(10u64),
+            entry.slot,
+            anchor.seed(entry.window),
+            &rollup.sequencers,
+        );
+        assert_eq!(
+            entry.sequencer.as_ref().map(|s| s.index),
+            expected.map(|s| s.index)
+        );
+        let sequencer = entry.sequencer.unwrap();
+        assert_eq!(
+            sequencer.rpc_url,
+            rollup.sequencers[sequencer.index].rpc_url
+        );
+        assert_eq!(sequencer.signer, rollup.sequencers[sequencer.index].signer);
+    }
+}
+
+#[test]
+fn reorg_replacing_the_anchor_changes_the_schedule() {
+    let blocks = registry_chain(6, 0);
+    let mut engine = engine_over(&blocks);
+    let before = engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap();
+
+    let fork = chain::extend(Some(&blocks[1]), 3, &plain(4), 1);
+    let changes = engine.apply(&chain::reorged(&blocks[2..], &fork)).unwrap();
+    assert_eq!(changes.reorged, vec![Window(2)]);
+    let after = engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap();
+    assert_eq!(after[0].anchor, block_ref(&fork[0]));
+    assert_ne!(before, after);
+    assert_eq!(engine.stats().reorgs, 1);
+    assert_eq!(engine.stats().deepest_reorg, 4);
+}
+
+#[test]
+fn reorg_that_touches_no_anchor_changes_nothing() {
+    let blocks = registry_chain(6, 0);
+    let mut engine = engine_over(&blocks);
+    let before = engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap();
+    let fork = chain::extend(Some(&blocks[3]), 5, &plain(2), 1);
+    let changes = engine.apply(&chain::reorged(&blocks[4..], &fork)).unwrap();
+    assert!(changes.is_empty());
+    assert_eq!(
+        engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn revert_retracts_the_windows_it_unfixes() {
+    let blocks = registry_chain(5, 0);
+    let mut engine = engine_over(&blocks);
+    let changes = engine.apply(&chain::reverted(&blocks[3..])).unwrap();
+    assert_eq!(changes.retracted, vec![Window(2)]);
+    assert_eq!(engine.fixed_until(), None);
+}
+
+#[test]
+fn only_decodable_logs_of_the_registry_count() {
+    let mut specs = plain(2);
+    specs[0].events = vec![chain::rollup(10)];
+    specs[1] = BlockSpec {
+        gap: 12,
+        events: vec![chain::rollup(30)],
+        spoofed: true,
+        garbage: true,
+    };
+    let blocks = chain::extend(None, 1, &specs, 0);
+    let engine = engine_over(&blocks);
+    let rollups: Vec<_> = engine
+        .state()
+        .registry
+        .rollups()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        rollups,
+        vec![ChainId::from(10u64), ChainId::from(30u64)],
+        "spoofed copy ignored"
+    );
+    assert_eq!(engine.stats().events_applied, 2);
+    assert_eq!(
+        engine.stats().logs_skipped,
+        1,
+        "the garbage log is skipped and counted"
+    );
+}
+
+#[test]
+fn blocks_before_the_deployment_are_skipped() {
+    let mut specs = plain(3);
+    specs[0].events = vec![chain::rollup(10)];
+    let blocks = chain::extend(None, 1, &specs, 0);
+    let mut engine = Engine::new(chain::config(2));
+    engine.apply(&chain::committed(&blocks)).unwrap();
+    assert!(
+        engine
+            .state()
+            .registry
+            .rollup(ChainId::from(10u64))
+            .is_none()
+    );
+    assert_eq!(engine.state().journal.entries().len(), 2);
+}
+
+#[test]
+fn finality_prunes_undo_data_and_marks_entries_final() {
+    let blocks = registry_chain(9, 0);
+    let mut engine = engine_over(&blocks);
+    engine.set_finality(Finality {
+        safe: Some(block_ref(&blocks[7])),
+        finalized: Some(block_ref(&blocks[3])),
+    });
+    assert_eq!(
+        engine.state().journal.entries().next().unwrap().head.number,
+        5
+    );
+    let entries = engine.schedule(ChainId::from(10u64), Slot(8), 8).unwrap();
+    assert_eq!(
+        entries[0].status,
+        EntryStatus::Finalized,
+        "anchor(2) = block 3 is finalized"
+    );
+    assert_eq!(
+        entries[4].status,
+        EntryStatus::Safe,
+        "anchor(3) = block 7 is safe"
+    );
+
+    let error = engine.apply(&chain::reverted(&blocks[3..])).unwrap_err();
+    assert_eq!(
+        error,
+        EngineError::BeyondJournal {
+            number: 4,
+            hash: blocks[3].hash
+        }
+    );
+    assert_eq!(
+        engine.head().unwrap().number,
+        9,
+        "a refused notification changes nothing"
+    );
+}
+
+#[test]
+fn refuses_a_block_that_does_not_extend_the_head() {
+    let blocks = registry_chain(4, 0);
+    let mut engine = engine_over(&blocks[..2]);
+    let before = engine.state().clone();
+    let error = engine.apply(&chain::committed(&blocks[3..])).unwrap_err();
+    assert!(matches!(error, EngineError::NotChild { number: 4, .. }));
+    assert_eq!(engine.state(), &before);
+}
+
+#[test]
+fn queries_report_typed_errors() {
+    let blocks = registry_chain(20, 0);
+    let engine = engine_over(&blocks);
+    let rollup = ChainId::from(10u64);
+    // Head is block 20 (window 5): windows 3..=6 are served.
+    assert_eq!(engine.oldest_served(), Some(Slot(12)));
+    assert_eq!(engine.fixed_until(), Some(Slot(27)));
+    assert_eq!(
+        engine.schedule(ChainId::from(99u64), Slot(20), 1),
+        Err(QueryError::UnknownRollup(ChainId::from(99u64)))
+    );
+    assert_eq!(
+        engine.schedule(rollup, Slot(28), 1),
+        Err(QueryError::BeyondHorizon {
+            slot: Slot(28),
+            fixed_until: Slot(27)
+        })
+    );
+    assert_eq!(
+        engine.schedule(rollup, Slot(11), 1),
+        Err(QueryError::TooOld {
+            slot: Slot(11),
+            oldest: Slot(12)
+        })
+    );
+    assert_eq!(
+        engine.schedule(rollup, Slot(20), 1025),
+        Err(QueryError::TooManySlots {
+            requested: 1025,
+            max: 1024
+        })
+    );
+    assert_eq!(
+        engine.schedule(rollup, Slot(20), 1024).unwrap().len(),
+        8,
+        "cut at the horizon"
+    );
+    assert_eq!(engine.schedule(rollup, Slot(20), 0).unwrap(), vec![]);
+    assert_eq!(
+        engine.cross_schedule(&[], Slot(20), 1),
+        Err(QueryError::NoRollups)
+    );
+}
+
+#[test]
+fn cross_schedule_names_the_shared_operator() {
+    let blocks = registry_chain(20, 0);
+    let engine = engine_over(&blocks);
+    let rollups = [ChainId::from(10u64), ChainId::from(20u64)];
+    let cross = engine.cross_schedule(&rollups, Slot(12), 16).unwrap();
+    assert_eq!(cross.len(), 16);
+    for slot in &cross {
+        let operators: Vec<_> = slot
+            .entries
+            .iter()
+            .map(|(_, e)| e.sequencer.as_ref().unwrap().operator)
+            .collect();
+        let shared = (operators[0] == operators[1]).then_some(operators[0]);
+        assert_eq!(slot.shared_operator, shared);
+        assert!(
+            shared.is_none_or(|op| op == Address::repeat_byte(1)),
+            "only operator 1 is on both"
+        );
+    }
+    let first_shared = cross
+        .iter()
+        .find(|s| s.shared_operator.is_some())
+        .map(|s| s.slot);
+    assert_eq!(
+        engine.next_shared_slot(&rollups, Slot(12)).unwrap(),
+        first_shared
+    );
+}
+
+#[test]
+fn naive_lookahead_draws_from_the_head() {
+    let blocks = registry_chain(10, 0);
+    let engine = engine_over(&blocks);
+    let naive = engine.naive_lookahead(ChainId::from(10u64), 5).unwrap();
+    assert_eq!(naive.len(), 5);
+    assert!(naive.iter().all(Option::is_some));
+    assert_eq!(
+        engine.naive_lookahead(ChainId::from(10u64), 2000),
+        Err(QueryError::TooManySlots {
+            requested: 2000,
+            max: 1024
+        })
+    );
+    let _ = GENESIS;
+}
