@@ -13,9 +13,8 @@ fn selection(c: &mut Criterion) {
     let clock = SlotClock::MAINNET;
     let chain_id = ChainId::from(10u64);
     let seed = B256::repeat_byte(0x42);
-    let active: Vec<_> = (0..16u8)
-        .map(|i| SequencerRecord::new(Address::repeat_byte(i), Window(0)))
-        .collect();
+    let active: Vec<_> =
+        (0..16u8).map(|i| SequencerRecord::new(Address::repeat_byte(i), Window(0))).collect();
     let mut sparse = vec![
         SequencerRecord {
             operator: Address::ZERO,
@@ -46,13 +45,7 @@ fn selection(c: &mut Criterion) {
             let mut slot = 0u64;
             b.iter(|| {
                 slot += 1;
-                black_box(select(
-                    &clock,
-                    chain_id,
-                    Slot(black_box(slot)),
-                    seed,
-                    records,
-                ))
+                black_box(select(&clock, chain_id, Slot(black_box(slot)), seed, records))
             })
         });
     }

@@ -63,11 +63,7 @@ impl SlotClock {
         let Some(window_slots) = NonZeroU64::new(window_slots) else {
             return Err(ClockError::ZeroWindowSlots);
         };
-        Ok(Self {
-            genesis_time,
-            slot_seconds,
-            window_slots,
-        })
+        Ok(Self { genesis_time, slot_seconds, window_slots })
     }
 
     /// Unix time of slot 0.

@@ -226,14 +226,8 @@ impl Engine {
     pub fn apply(&mut self, notification: &Notification) -> Result<ScheduleChanges, EngineError> {
         let reverted = notification.reverted_chain();
         let committed = notification.committed_chain();
-        let old = reverted
-            .as_deref()
-            .map(|chain| self.processed(chain))
-            .unwrap_or_default();
-        let new = committed
-            .as_deref()
-            .map(|chain| self.processed(chain))
-            .unwrap_or_default();
+        let old = reverted.as_deref().map(|chain| self.processed(chain)).unwrap_or_default();
+        let new = committed.as_deref().map(|chain| self.processed(chain)).unwrap_or_default();
 
         self.check_revert(old)?;
         let base = match old.first() {
@@ -266,10 +260,7 @@ impl Engine {
             (Some(current), Some(new)) if new.number < current.number => Some(current),
             (current, new) => new.or(current),
         };
-        self.state.finality = Finality {
-            safe: finality.safe,
-            finalized,
-        };
+        self.state.finality = Finality { safe: finality.safe, finalized };
         let Some(finalized) = finalized else { return };
         if let Some(ours) = self.state.journal.get(finalized.number)
             && ours.head.hash != finalized.hash
@@ -283,21 +274,13 @@ impl Engine {
         if let Some((from, to)) = self.state.journal.prune_through(finalized.number) {
             self.dirty.journal(from, to);
         }
-        let Some(window) = self
-            .state
-            .journal
-            .base()
-            .and_then(|base| self.window_at(base.timestamp))
+        let Some(window) =
+            self.state.journal.base().and_then(|base| self.window_at(base.timestamp))
         else {
             return;
         };
         let keep_from = Window(window.0.saturating_sub(SERVED_PAST_WINDOWS));
-        let pruned: Vec<_> = self
-            .state
-            .anchors
-            .range(..keep_from)
-            .map(|(w, _)| *w)
-            .collect();
+        let pruned: Vec<_> = self.state.anchors.range(..keep_from).map(|(w, _)| *w).collect();
         for window in pruned {
             self.state.anchors.remove(&window);
             self.dirty.anchors.insert(window);
@@ -313,21 +296,9 @@ impl Engine {
 
     fn check_revert(&self, old: &[Block]) -> Result<(), EngineError> {
         let Some(tip) = old.last() else { return Ok(()) };
-        let head = self.head().map(|head| BlockRef {
-            number: head.number,
-            hash: head.hash,
-        });
-        if head
-            != Some(BlockRef {
-                number: tip.number,
-                hash: tip.hash,
-            })
-        {
-            return Err(EngineError::NotHead {
-                number: tip.number,
-                hash: tip.hash,
-                head,
-            });
+        let head = self.head().map(|head| BlockRef { number: head.number, hash: head.hash });
+        if head != Some(BlockRef { number: tip.number, hash: tip.hash }) {
+            return Err(EngineError::NotHead { number: tip.number, hash: tip.hash, head });
         }
         for block in old {
             if self
@@ -336,10 +307,7 @@ impl Engine {
                 .get(block.number)
                 .is_none_or(|entry| entry.head.hash != block.hash)
             {
-                return Err(EngineError::BeyondJournal {
-                    number: block.number,
-                    hash: block.hash,
-                });
+                return Err(EngineError::BeyondJournal { number: block.number, hash: block.hash });
             }
         }
         Ok(())
@@ -350,12 +318,7 @@ impl Engine {
         let previous = number.checked_sub(1)?;
         match self.state.journal.get(previous) {
             Some(entry) => Some(entry.head),
-            None => self
-                .state
-                .journal
-                .base()
-                .filter(|base| base.number == previous)
-                .copied(),
+            None => self.state.journal.base().filter(|base| base.number == previous).copied(),
         }
     }
 
@@ -367,15 +330,8 @@ impl Engine {
             timestamp: block.timestamp,
             prevrandao: block.prevrandao,
         };
-        let mut entry = BlockUndo {
-            head,
-            registry: Vec::new(),
-            anchors: Vec::new(),
-        };
-        if block
-            .logs_bloom
-            .contains_input(BloomInput::Hash(self.registry_bloom))
-        {
+        let mut entry = BlockUndo { head, registry: Vec::new(), anchors: Vec::new() };
+        if block.logs_bloom.contains_input(BloomInput::Hash(self.registry_bloom)) {
             self.apply_logs(block, &mut entry);
         }
         if let Some(parent) = parent
@@ -391,11 +347,8 @@ impl Engine {
 
     fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo) {
         for (position, log) in block.logs.iter().enumerate() {
-            let applied = decode_log(log, self.config.registry).and_then(|event| {
-                event
-                    .map(|event| self.state.registry.apply(&event))
-                    .transpose()
-            });
+            let applied = decode_log(log, self.config.registry)
+                .and_then(|event| event.map(|event| self.state.registry.apply(&event)).transpose());
             match applied {
                 Ok(None) => {}
                 Ok(Some(undo)) => {
@@ -430,9 +383,7 @@ impl Engine {
         for window in first_open.max(2).max(oldest_kept)..=newest {
             let window = Window(window);
             let previous = self.state.anchors.insert(window, parent.anchor());
-            touched
-                .entry(window)
-                .or_insert(previous.map(|anchor| anchor.hash));
+            touched.entry(window).or_insert(previous.map(|anchor| anchor.hash));
             entry.anchors.push((window, previous));
             self.dirty.anchors.insert(window);
             debug!(target: "lookahead::engine", window = window.0, anchor = %parent.hash, "window fixed");
@@ -440,11 +391,7 @@ impl Engine {
     }
 
     fn revert_block(&mut self, block: &Block, touched: &mut BTreeMap<Window, Option<B256>>) {
-        let entry = self
-            .state
-            .journal
-            .pop()
-            .expect("checked: the block is in the journal");
+        let entry = self.state.journal.pop().expect("checked: the block is in the journal");
         debug_assert_eq!(entry.head.hash, block.hash);
         for undo in entry.registry.into_iter().rev() {
             self.dirty.undo(&undo);
@@ -455,9 +402,7 @@ impl Engine {
                 Some(anchor) => self.state.anchors.insert(window, anchor),
                 None => self.state.anchors.remove(&window),
             };
-            touched
-                .entry(window)
-                .or_insert(current.map(|anchor| anchor.hash));
+            touched.entry(window).or_insert(current.map(|anchor| anchor.hash));
             self.dirty.anchors.insert(window);
         }
         self.dirty.journal(block.number, block.number);
@@ -465,10 +410,7 @@ impl Engine {
     }
 
     fn window_at(&self, timestamp: u64) -> Option<Window> {
-        self.config
-            .clock
-            .slot_at(timestamp)
-            .map(|slot| self.config.clock.window_of(slot))
+        self.config.clock.slot_at(timestamp).map(|slot| self.config.clock.window_of(slot))
     }
 
     /// The start of the window after the head's (genesis if the head is before it).
@@ -477,9 +419,7 @@ impl Engine {
         match self.head().map(|head| self.window_at(head.timestamp)) {
             None => 0,
             Some(None) => u128::from(clock.genesis_time()),
-            Some(Some(window)) => clock
-                .window_start(Window(window.0 + 1))
-                .unwrap_or(u128::MAX),
+            Some(Some(window)) => clock.window_start(Window(window.0 + 1)).unwrap_or(u128::MAX),
         }
     }
 
@@ -504,10 +444,7 @@ fn check_extends(head: Option<&Head>, block: &Block) -> Result<(), EngineError> 
             Err(EngineError::NotChild {
                 number: block.number,
                 parent_hash: block.parent_hash,
-                head: Some(BlockRef {
-                    number: head.number,
-                    hash: head.hash,
-                }),
+                head: Some(BlockRef { number: head.number, hash: head.hash }),
             })
         }
         _ => Ok(()),

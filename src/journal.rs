@@ -23,11 +23,7 @@ pub struct Head {
 impl Head {
     /// This block as the anchor of a window.
     pub const fn anchor(&self) -> Anchor {
-        Anchor {
-            number: self.number,
-            hash: self.hash,
-            prevrandao: self.prevrandao,
-        }
+        Anchor { number: self.number, hash: self.hash, prevrandao: self.prevrandao }
     }
 }
 
@@ -52,10 +48,7 @@ pub struct Journal {
 impl Journal {
     /// The newest processed block.
     pub fn head(&self) -> Option<&Head> {
-        self.entries
-            .back()
-            .map(|entry| &entry.head)
-            .or(self.base.as_ref())
+        self.entries.back().map(|entry| &entry.head).or(self.base.as_ref())
     }
 
     /// The newest block that is no longer in the journal (pruned as finalized).
@@ -71,8 +64,7 @@ impl Journal {
     /// The entry of block `number`, if it is in the journal.
     pub fn get(&self, number: BlockNumber) -> Option<&BlockUndo> {
         let first = self.entries.front()?.head.number;
-        self.entries
-            .get(usize::try_from(number.checked_sub(first)?).ok()?)
+        self.entries.get(usize::try_from(number.checked_sub(first)?).ok()?)
     }
 
     /// Appends the entry of a new head.
@@ -90,11 +82,7 @@ impl Journal {
     pub fn prune_through(&mut self, number: BlockNumber) -> Option<(BlockNumber, BlockNumber)> {
         let first = self.entries.front()?.head.number;
         let mut last = None;
-        while self
-            .entries
-            .front()
-            .is_some_and(|entry| entry.head.number <= number)
-        {
+        while self.entries.front().is_some_and(|entry| entry.head.number <= number) {
             let entry = self.entries.pop_front().expect("front exists");
             last = Some(entry.head.number);
             self.base = Some(entry.head);
@@ -104,9 +92,6 @@ impl Journal {
 
     /// Rebuilds a journal from stored parts.
     pub fn from_parts(base: Option<Head>, entries: impl IntoIterator<Item = BlockUndo>) -> Self {
-        Self {
-            base,
-            entries: entries.into_iter().collect(),
-        }
+        Self { base, entries: entries.into_iter().collect() }
     }
 }

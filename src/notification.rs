@@ -59,10 +59,7 @@ impl Chain {
         for pair in blocks.windows(2) {
             let (parent, child) = (&pair[0], &pair[1]);
             if child.number != parent.number + 1 || child.parent_hash != parent.hash {
-                return Err(ChainError::Discontinuous {
-                    number: child.number,
-                    hash: child.hash,
-                });
+                return Err(ChainError::Discontinuous { number: child.number, hash: child.hash });
             }
         }
         Ok(Self { blocks })
@@ -155,29 +152,17 @@ mod tests {
             Err(ChainError::Discontinuous { number: 2, .. })
         ));
         let gap = block(3, first.hash);
-        assert!(matches!(
-            Chain::new(vec![first, gap]),
-            Err(ChainError::Discontinuous { .. })
-        ));
+        assert!(matches!(Chain::new(vec![first, gap]), Err(ChainError::Discontinuous { .. })));
     }
 
     #[test]
     fn helpers_follow_reth() {
         let a = Arc::new(Chain::new(vec![block(1, B256::ZERO)]).unwrap());
         let b = Arc::new(Chain::new(vec![block(1, B256::ZERO)]).unwrap());
-        let reorg = Notification::Reorged {
-            old: Arc::clone(&a),
-            new: Arc::clone(&b),
-        };
+        let reorg = Notification::Reorged { old: Arc::clone(&a), new: Arc::clone(&b) };
         assert_eq!(reorg.reverted_chain(), Some(Arc::clone(&a)));
         assert_eq!(reorg.committed_chain(), Some(Arc::clone(&b)));
-        assert_eq!(
-            Notification::Committed {
-                new: Arc::clone(&b)
-            }
-            .reverted_chain(),
-            None
-        );
+        assert_eq!(Notification::Committed { new: Arc::clone(&b) }.reverted_chain(), None);
         assert_eq!(Notification::Reverted { old: a }.committed_chain(), None);
     }
 }

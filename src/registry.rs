@@ -123,11 +123,7 @@ impl Registry {
                 if self.rollups.contains_key(&chain_id) {
                     return Err(RegistryError::RollupExists(chain_id));
                 }
-                let rollup = Rollup {
-                    admin: e.admin,
-                    min_bond: e.minBond,
-                    sequencers: Vec::new(),
-                };
+                let rollup = Rollup { admin: e.admin, min_bond: e.minBond, sequencers: Vec::new() };
                 self.rollups.insert(chain_id, rollup);
                 Ok(Undo::RemoveRollup(chain_id))
             }
@@ -155,16 +151,11 @@ impl Registry {
                         let previous = std::mem::replace(&mut sequencers[index], sequencer);
                         Ok(Undo::RestoreSequencer(chain_id, index, Box::new(previous)))
                     }
-                    _ => Err(RegistryError::UnknownSequencer {
-                        chain_id,
-                        index: e.index,
-                    }),
+                    _ => Err(RegistryError::UnknownSequencer { chain_id, index: e.index }),
                 }
             }
             SequencerRegistryEvents::EndpointUpdated(e) => {
-                self.update(ChainId(e.chainId), e.index, |s| {
-                    s.rpc_url.clone_from(&e.rpcUrl)
-                })
+                self.update(ChainId(e.chainId), e.index, |s| s.rpc_url.clone_from(&e.rpcUrl))
             }
             SequencerRegistryEvents::ExitRequested(e) => {
                 self.update(ChainId(e.chainId), e.index, |s| {
@@ -194,10 +185,8 @@ impl Registry {
                 }
             }
             Undo::RestoreSequencer(chain_id, index, sequencer) => {
-                if let Some(slot) = self
-                    .rollups
-                    .get_mut(&chain_id)
-                    .and_then(|r| r.sequencers.get_mut(index))
+                if let Some(slot) =
+                    self.rollups.get_mut(&chain_id).and_then(|r| r.sequencers.get_mut(index))
                 {
                     *slot = *sequencer;
                 }
@@ -206,9 +195,7 @@ impl Registry {
     }
 
     fn rollup_mut(&mut self, chain_id: ChainId) -> Result<&mut Rollup, RegistryError> {
-        self.rollups
-            .get_mut(&chain_id)
-            .ok_or(RegistryError::UnknownRollup(chain_id))
+        self.rollups.get_mut(&chain_id).ok_or(RegistryError::UnknownRollup(chain_id))
     }
 
     /// Changes the record at `index` in place, remembering its previous value.
@@ -283,13 +270,7 @@ mod tests {
 
     #[test]
     fn undo_restores_every_intermediate_state() {
-        let events = [
-            rollup(),
-            registered(0, 1),
-            registered(1, 2),
-            exit(0),
-            registered(0, 3),
-        ];
+        let events = [rollup(), registered(0, 1), registered(1, 2), exit(0), registered(0, 3)];
         let mut registry = Registry::default();
         let mut states = vec![registry.clone()];
         let mut undos = Vec::new();
@@ -298,11 +279,7 @@ mod tests {
             states.push(registry.clone());
         }
         let sequencers = &registry.rollup(ChainId::from(CHAIN)).unwrap().sequencers;
-        assert_eq!(
-            sequencers[0].record.operator,
-            Address::repeat_byte(3),
-            "index 0 reused"
-        );
+        assert_eq!(sequencers[0].record.operator, Address::repeat_byte(3), "index 0 reused");
         assert_eq!(sequencers.len(), 2);
 
         while let Some(undo) = undos.pop() {
@@ -328,38 +305,21 @@ mod tests {
             registry.apply(&registered(5, 1)),
             Err(RegistryError::UnknownSequencer { .. })
         ));
-        assert!(matches!(
-            registry.apply(&exit(0)),
-            Err(RegistryError::UnknownSequencer { .. })
-        ));
+        assert!(matches!(registry.apply(&exit(0)), Err(RegistryError::UnknownSequencer { .. })));
     }
 
     #[test]
     fn only_the_registry_address_counts() {
         let registry = Address::repeat_byte(0x11);
-        let SequencerRegistryEvents::ExitRequested(event) = exit(0) else {
-            unreachable!()
-        };
+        let SequencerRegistryEvents::ExitRequested(event) = exit(0) else { unreachable!() };
         let data = event.encode_log_data();
-        let genuine = Log {
-            address: registry,
-            data: data.clone(),
-        };
-        let spoofed = Log {
-            address: Address::repeat_byte(0x22),
-            data,
-        };
+        let genuine = Log { address: registry, data: data.clone() };
+        let spoofed = Log { address: Address::repeat_byte(0x22), data };
         assert_eq!(decode_log(&genuine, registry).unwrap(), Some(exit(0)));
         assert_eq!(decode_log(&spoofed, registry).unwrap(), None);
 
-        let garbage = Log::new_unchecked(
-            registry,
-            vec![event.encode_topics()[0].0],
-            vec![1, 2].into(),
-        );
-        assert!(matches!(
-            decode_log(&garbage, registry),
-            Err(RegistryError::Decode(_))
-        ));
+        let garbage =
+            Log::new_unchecked(registry, vec![event.encode_topics()[0].0], vec![1, 2].into());
+        assert!(matches!(decode_log(&garbage, registry), Err(RegistryError::Decode(_))));
     }
 }

@@ -135,9 +135,7 @@ impl Engine {
             .head()
             .and_then(|head| clock.slot_at(head.timestamp))
             .map_or(0, |slot| clock.window_of(slot).0);
-        let window = oldest_anchor
-            .0
-            .max(head_window.saturating_sub(SERVED_PAST_WINDOWS));
+        let window = oldest_anchor.0.max(head_window.saturating_sub(SERVED_PAST_WINDOWS));
         clock.first_slot(Window(window))
     }
 
@@ -158,9 +156,7 @@ impl Engine {
         let rollup = self.rollup(chain_id)?;
         let slots = self.slot_range(from, count)?;
         let mut seeds = SeedCache::default();
-        slots
-            .map(|slot| self.entry(rollup, chain_id, Slot(slot), &mut seeds))
-            .collect()
+        slots.map(|slot| self.entry(rollup, chain_id, Slot(slot), &mut seeds)).collect()
     }
 
     /// `chain_id`'s sequencer in `slot`.
@@ -196,9 +192,7 @@ impl Engine {
         let rollups = self.rollups(chain_ids)?;
         let slots = self.slot_range(from, count)?;
         let mut seeds = SeedCache::default();
-        slots
-            .map(|slot| self.cross_entry(&rollups, Slot(slot), &mut seeds))
-            .collect()
+        slots.map(|slot| self.cross_entry(&rollups, Slot(slot), &mut seeds)).collect()
     }
 
     /// The first slot from `from` within the horizon where one operator sequences every rollup
@@ -212,11 +206,7 @@ impl Engine {
         let fixed_until = self.check_slot(from)?;
         let mut seeds = SeedCache::default();
         for slot in (from.0..=fixed_until.0).map(Slot) {
-            if self
-                .cross_entry(&rollups, slot, &mut seeds)?
-                .shared_operator
-                .is_some()
-            {
+            if self.cross_entry(&rollups, slot, &mut seeds)?.shared_operator.is_some() {
                 return Ok(Some(slot));
             }
         }
@@ -231,10 +221,7 @@ impl Engine {
         n: usize,
     ) -> Result<Vec<Option<SequencerInfo>>, QueryError> {
         if n > MAX_QUERY_SLOTS {
-            return Err(QueryError::TooManySlots {
-                requested: n,
-                max: MAX_QUERY_SLOTS,
-            });
+            return Err(QueryError::TooManySlots { requested: n, max: MAX_QUERY_SLOTS });
         }
         let rollup = self.rollup(chain_id)?;
         let head = self.head().ok_or(QueryError::NotSynced)?;
@@ -252,20 +239,14 @@ impl Engine {
     }
 
     fn rollup(&self, chain_id: ChainId) -> Result<&Rollup, QueryError> {
-        self.state()
-            .registry
-            .rollup(chain_id)
-            .ok_or(QueryError::UnknownRollup(chain_id))
+        self.state().registry.rollup(chain_id).ok_or(QueryError::UnknownRollup(chain_id))
     }
 
     fn rollups(&self, chain_ids: &[ChainId]) -> Result<Vec<(ChainId, &Rollup)>, QueryError> {
         if chain_ids.is_empty() {
             return Err(QueryError::NoRollups);
         }
-        chain_ids
-            .iter()
-            .map(|&chain_id| Ok((chain_id, self.rollup(chain_id)?)))
-            .collect()
+        chain_ids.iter().map(|&chain_id| Ok((chain_id, self.rollup(chain_id)?))).collect()
     }
 
     /// Checks that `slot` is served and returns the horizon.
@@ -283,16 +264,10 @@ impl Engine {
 
     fn slot_range(&self, from: Slot, count: usize) -> Result<std::ops::Range<u64>, QueryError> {
         if count > MAX_QUERY_SLOTS {
-            return Err(QueryError::TooManySlots {
-                requested: count,
-                max: MAX_QUERY_SLOTS,
-            });
+            return Err(QueryError::TooManySlots { requested: count, max: MAX_QUERY_SLOTS });
         }
         let fixed_until = self.check_slot(from)?;
-        let end = from
-            .0
-            .saturating_add(count as u64)
-            .min(fixed_until.0.saturating_add(1));
+        let end = from.0.saturating_add(count as u64).min(fixed_until.0.saturating_add(1));
         Ok(from.0..end)
     }
 
@@ -308,13 +283,7 @@ impl Engine {
         let (anchor, seed) = seeds.get(self, window).ok_or(QueryError::NotSynced)?;
         let sequencer = select(clock, chain_id, slot, seed, &rollup.sequencers)
             .map(|selected| SequencerInfo::new(selected.index, &rollup.sequencers[selected.index]));
-        Ok(ScheduleEntry {
-            slot,
-            window,
-            sequencer,
-            anchor,
-            status: self.status_of(anchor.number),
-        })
+        Ok(ScheduleEntry { slot, window, sequencer, anchor, status: self.status_of(anchor.number) })
     }
 
     fn cross_entry(
@@ -327,25 +296,17 @@ impl Engine {
             .iter()
             .map(|&(chain_id, rollup)| Ok((chain_id, self.entry(rollup, chain_id, slot, seeds)?)))
             .collect::<Result<Vec<_>, QueryError>>()?;
-        let operators = entries
-            .iter()
-            .map(|(_, entry)| entry.sequencer.as_ref().map(|s| s.operator));
+        let operators =
+            entries.iter().map(|(_, entry)| entry.sequencer.as_ref().map(|s| s.operator));
         let shared_operator = operators
             .reduce(|shared, operator| shared.filter(|shared| Some(*shared) == operator))
             .flatten();
-        Ok(CrossEntry {
-            slot,
-            entries,
-            shared_operator,
-        })
+        Ok(CrossEntry { slot, entries, shared_operator })
     }
 
     fn status_of(&self, anchor: u64) -> EntryStatus {
         let finality = &self.state().finality;
-        if finality
-            .finalized
-            .is_some_and(|finalized| anchor <= finalized.number)
-        {
+        if finality.finalized.is_some_and(|finalized| anchor <= finalized.number) {
             EntryStatus::Finalized
         } else if finality.safe.is_some_and(|safe| anchor <= safe.number) {
             EntryStatus::Safe
@@ -366,10 +327,7 @@ impl SeedCache {
             Some((cached, anchor, seed)) if cached == window => Some((anchor, seed)),
             _ => {
                 let anchor = engine.state().anchors.get(&window)?;
-                let block = BlockRef {
-                    number: anchor.number,
-                    hash: anchor.hash,
-                };
+                let block = BlockRef { number: anchor.number, hash: anchor.hash };
                 let seed = anchor.seed(window);
                 self.0 = Some((window, block, seed));
                 Some((block, seed))

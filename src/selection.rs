@@ -44,11 +44,7 @@ pub struct SequencerRecord {
 impl SequencerRecord {
     /// A record active from `active_from` with no exit requested.
     pub const fn new(operator: Address, active_from: Window) -> Self {
-        Self {
-            operator,
-            active_from,
-            active_until: None,
-        }
+        Self { operator, active_from, active_until: None }
     }
 
     /// `active_from <= window < active_until`.
@@ -97,10 +93,7 @@ pub fn select<R: AsRef<SequencerRecord>>(
     let window = clock.window_of(slot);
     let active = |index: usize| {
         let record = records[index].as_ref();
-        record.is_active(window).then_some(Selected {
-            index,
-            operator: record.operator,
-        })
+        record.is_active(window).then_some(Selected { index, operator: record.operator })
     };
 
     let mut preimage = DrawPreimage::new(seed, chain_id, slot);
@@ -111,9 +104,7 @@ pub fn select<R: AsRef<SequencerRecord>>(
             return Some(selected);
         }
     }
-    (1..length)
-        .map(|step| (index + step) % length)
-        .find_map(active)
+    (1..length).map(|step| (index + step) % length).find_map(active)
 }
 
 /// The 128-byte ABI encoding hashed by a draw; only the last byte changes between draws.
@@ -167,19 +158,13 @@ mod tests {
         let (seed, chain_id, slot) = (B256::repeat_byte(3), ChainId::from(10u64), Slot(999));
         let expected =
             keccak256((seed, chain_id.0, U256::from(slot.0), U256::from(5u64)).abi_encode());
-        assert_eq!(
-            draw(seed, chain_id, slot, 5),
-            U256::from_be_bytes(expected.0)
-        );
+        assert_eq!(draw(seed, chain_id, slot, 5), U256::from_be_bytes(expected.0));
     }
 
     #[test]
     fn empty_set_has_no_sequencer() {
         let none: [SequencerRecord; 0] = [];
-        assert_eq!(
-            select(&clock(), ChainId::from(1u64), Slot(100), B256::ZERO, &none),
-            None
-        );
+        assert_eq!(select(&clock(), ChainId::from(1u64), Slot(100), B256::ZERO, &none), None);
     }
 
     #[test]
@@ -198,36 +183,15 @@ mod tests {
         let mut records: Vec<_> = (0..200).map(|_| record(9, 0, Some(0))).collect();
         records[137] = record(7, 0, None);
         for slot in 0..500 {
-            let selected = select(
-                &clock(),
-                ChainId::from(10u64),
-                Slot(slot),
-                B256::ZERO,
-                &records,
-            );
-            assert_eq!(
-                selected,
-                Some(Selected {
-                    index: 137,
-                    operator: Address::repeat_byte(7)
-                })
-            );
+            let selected = select(&clock(), ChainId::from(10u64), Slot(slot), B256::ZERO, &records);
+            assert_eq!(selected, Some(Selected { index: 137, operator: Address::repeat_byte(7) }));
         }
     }
 
     #[test]
     fn nobody_when_all_inactive() {
         let records = [record(1, 10, None), record(2, 0, Some(1))];
-        assert_eq!(
-            select(
-                &clock(),
-                ChainId::from(1u64),
-                Slot(32 * 5),
-                B256::ZERO,
-                &records
-            ),
-            None
-        );
+        assert_eq!(select(&clock(), ChainId::from(1u64), Slot(32 * 5), B256::ZERO, &records), None);
     }
 
     proptest! {

@@ -134,14 +134,8 @@ impl Store {
                 }
             }
             let mut meta = txn.open_table(META)?;
-            meta.insert(
-                BASE_KEY,
-                encode(BASE_KEY, &state.journal.base())?.as_slice(),
-            )?;
-            meta.insert(
-                FINALITY_KEY,
-                encode(FINALITY_KEY, &state.finality)?.as_slice(),
-            )?;
+            meta.insert(BASE_KEY, encode(BASE_KEY, &state.journal.base())?.as_slice())?;
+            meta.insert(FINALITY_KEY, encode(FINALITY_KEY, &state.finality)?.as_slice())?;
             meta.insert(STATS_KEY, encode(STATS_KEY, engine.stats())?.as_slice())?;
         }
         txn.commit()?;
@@ -154,23 +148,18 @@ impl Store {
         let txn = self.db.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
-            let stored_version = meta
-                .get(VERSION_KEY)?
-                .map(|v| decode::<u32>(VERSION_KEY, v.value()));
+            let stored_version =
+                meta.get(VERSION_KEY)?.map(|v| decode::<u32>(VERSION_KEY, v.value()));
             match stored_version.transpose()? {
                 Some(SCHEMA_VERSION) => {}
                 Some(found) => return Err(StoreError::Version { found }),
                 None => {
-                    meta.insert(
-                        VERSION_KEY,
-                        encode(VERSION_KEY, &SCHEMA_VERSION)?.as_slice(),
-                    )?;
+                    meta.insert(VERSION_KEY, encode(VERSION_KEY, &SCHEMA_VERSION)?.as_slice())?;
                     meta.insert(CONFIG_KEY, encode(CONFIG_KEY, config)?.as_slice())?;
                 }
             }
-            let stored = meta
-                .get(CONFIG_KEY)?
-                .map(|v| decode::<EngineConfig>(CONFIG_KEY, v.value()));
+            let stored =
+                meta.get(CONFIG_KEY)?.map(|v| decode::<EngineConfig>(CONFIG_KEY, v.value()));
             if let Some(stored) = stored.transpose()?
                 && stored != *config
             {
@@ -201,10 +190,8 @@ impl Store {
             .map(|b| decode(FINALITY_KEY, &b))
             .transpose()?
             .unwrap_or_default();
-        let stats: Stats = read_meta(STATS_KEY)?
-            .map(|b| decode(STATS_KEY, &b))
-            .transpose()?
-            .unwrap_or_default();
+        let stats: Stats =
+            read_meta(STATS_KEY)?.map(|b| decode(STATS_KEY, &b)).transpose()?.unwrap_or_default();
 
         let mut rollups = BTreeMap::new();
         for row in txn.open_table(ROLLUPS)?.iter()? {
@@ -215,10 +202,7 @@ impl Store {
         let mut anchors = BTreeMap::new();
         for row in txn.open_table(ANCHORS)?.iter()? {
             let (key, value) = row?;
-            anchors.insert(
-                Window(key.value()),
-                decode::<Anchor>("anchor", value.value())?,
-            );
+            anchors.insert(Window(key.value()), decode::<Anchor>("anchor", value.value())?);
         }
         let mut entries = Vec::new();
         for row in txn.open_table(JOURNAL)?.iter()? {
@@ -236,15 +220,9 @@ impl Store {
 }
 
 fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|source| StoreError::Codec {
-        key: key.into(),
-        source,
-    })
+    postcard::to_allocvec(value).map_err(|source| StoreError::Codec { key: key.into(), source })
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|source| StoreError::Codec {
-        key: key.into(),
-        source,
-    })
+    postcard::from_bytes(bytes).map_err(|source| StoreError::Codec { key: key.into(), source })
 }

@@ -34,18 +34,8 @@ fn event() -> impl Strategy<Value = SequencerRegistryEvents> {
 fn block_spec() -> impl Strategy<Value = BlockSpec> {
     let gap = prop_oneof![10 => Just(12u64), 3 => Just(24), 2 => 1u64..100, 1 => 100u64..1_500];
     let events = prop_oneof![6 => Just(Vec::new()), 2 => proptest::collection::vec(event(), 1..4)];
-    (
-        gap,
-        events,
-        proptest::bool::weighted(0.1),
-        proptest::bool::weighted(0.05),
-    )
-        .prop_map(|(gap, events, spoofed, garbage)| BlockSpec {
-            gap,
-            events,
-            spoofed,
-            garbage,
-        })
+    (gap, events, proptest::bool::weighted(0.1), proptest::bool::weighted(0.05))
+        .prop_map(|(gap, events, spoofed, garbage)| BlockSpec { gap, events, spoofed, garbage })
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,10 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
 }
 
 proptest! {

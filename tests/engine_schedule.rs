@@ -5,7 +5,7 @@
 mod common;
 
 use alloy_primitives::Address;
-use common::chain::{self, BlockSpec, GENESIS};
+use common::chain::{self, BlockSpec};
 use sequencer_lookahead::{
     Block, BlockRef, ChainId, Engine, EngineError, EntryStatus, Finality, QueryError, Slot, Window,
     select,
@@ -14,13 +14,7 @@ use sequencer_lookahead::{
 const DEPLOYMENT: u64 = 1;
 
 fn plain(count: usize) -> Vec<BlockSpec> {
-    vec![
-        BlockSpec {
-            gap: 12,
-            ..Default::default()
-        };
-        count
-    ]
+    vec![BlockSpec { gap: 12, ..Default::default() }; count]
 }
 
 /// Blocks 1..=count at slots 1..=count, with rollups 10 and 20 registered in block 1 and
@@ -35,18 +29,7 @@ fn registry_chain(count: usize, fork: u64) -> Vec<Block> {
         chain::sequencer(20, 0, 1, 0),
         chain::sequencer(20, 1, 3, 0),
     ];
-    let first = chain::child(
-        None,
-        1,
-        &BlockSpec {
-            gap: 12,
-            ..specs[0].clone()
-        },
-        fork,
-    );
-    let mut blocks = vec![first.clone()];
-    blocks.extend(chain::extend(Some(&first), 2, &specs[1..], fork));
-    blocks
+    chain::extend(None, 1, &specs, fork)
 }
 
 fn engine_over(blocks: &[Block]) -> Engine {
@@ -56,10 +39,7 @@ fn engine_over(blocks: &[Block]) -> Engine {
 }
 
 fn block_ref(block: &Block) -> BlockRef {
-    BlockRef {
-        number: block.number,
-        hash: block.hash,
-    }
+    BlockRef { number: block.number, hash: block.hash }
 }
 
 #[test]
@@ -67,24 +47,13 @@ fn window_is_fixed_by_the_first_block_of_the_previous_window() {
     let blocks = registry_chain(4, 0);
     let mut engine = engine_over(&blocks[..3]);
     assert_eq!(engine.fixed_until(), None);
-    assert_eq!(
-        engine.schedule(ChainId::from(10u64), Slot(8), 1),
-        Err(QueryError::NotSynced)
-    );
+    assert_eq!(engine.schedule(ChainId::from(10u64), Slot(8), 1), Err(QueryError::NotSynced));
 
     let changes = engine.apply(&chain::committed(&blocks[3..])).unwrap();
-    assert_eq!(
-        changes.extended,
-        vec![Window(2)],
-        "block 4 opens window 1, fixing window 2"
-    );
+    assert_eq!(changes.extended, vec![Window(2)], "block 4 opens window 1, fixing window 2");
     assert_eq!(engine.fixed_until(), Some(Slot(11)));
     let entry = engine.sequencer_at(ChainId::from(10u64), Slot(8)).unwrap();
-    assert_eq!(
-        entry.anchor,
-        block_ref(&blocks[2]),
-        "anchor(2) is the last block before slot 4"
-    );
+    assert_eq!(entry.anchor, block_ref(&blocks[2]), "anchor(2) is the last block before slot 4");
     assert_eq!(entry.window, Window(2));
     assert_eq!(entry.status, EntryStatus::Latest);
 }
@@ -94,11 +63,7 @@ fn schedule_is_the_selection_over_the_anchor_seed() {
     let blocks = registry_chain(9, 0);
     let engine = engine_over(&blocks);
     let clock = engine.config().clock;
-    let rollup = engine
-        .state()
-        .registry
-        .rollup(ChainId::from(10u64))
-        .unwrap();
+    let rollup = engine.state().registry.rollup(ChainId::from(10u64)).unwrap();
     for entry in engine.schedule(ChainId::from(10u64), Slot(8), 8).unwrap() {
         let anchor = engine.state().anchors[&entry.window];
         let expected = select(
@@ -108,15 +73,9 @@ fn schedule_is_the_selection_over_the_anchor_seed() {
             anchor.seed(entry.window),
             &rollup.sequencers,
         );
-        assert_eq!(
-            entry.sequencer.as_ref().map(|s| s.index),
-            expected.map(|s| s.index)
-        );
+        assert_eq!(entry.sequencer.as_ref().map(|s| s.index), expected.map(|s| s.index));
         let sequencer = entry.sequencer.unwrap();
-        assert_eq!(
-            sequencer.rpc_url,
-            rollup.sequencers[sequencer.index].rpc_url
-        );
+        assert_eq!(sequencer.rpc_url, rollup.sequencers[sequencer.index].rpc_url);
         assert_eq!(sequencer.signer, rollup.sequencers[sequencer.index].signer);
     }
 }
@@ -145,10 +104,7 @@ fn reorg_that_touches_no_anchor_changes_nothing() {
     let fork = chain::extend(Some(&blocks[3]), 5, &plain(2), 1);
     let changes = engine.apply(&chain::reorged(&blocks[4..], &fork)).unwrap();
     assert!(changes.is_empty());
-    assert_eq!(
-        engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap(),
-        before
-    );
+    assert_eq!(engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap(), before);
 }
 
 #[test]
@@ -164,31 +120,13 @@ fn revert_retracts_the_windows_it_unfixes() {
 fn only_decodable_logs_of_the_registry_count() {
     let mut specs = plain(2);
     specs[0].events = vec![chain::rollup(10)];
-    specs[1] = BlockSpec {
-        gap: 12,
-        events: vec![chain::rollup(30)],
-        spoofed: true,
-        garbage: true,
-    };
+    specs[1] = BlockSpec { gap: 12, events: vec![chain::rollup(30)], spoofed: true, garbage: true };
     let blocks = chain::extend(None, 1, &specs, 0);
     let engine = engine_over(&blocks);
-    let rollups: Vec<_> = engine
-        .state()
-        .registry
-        .rollups()
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(
-        rollups,
-        vec![ChainId::from(10u64), ChainId::from(30u64)],
-        "spoofed copy ignored"
-    );
+    let rollups: Vec<_> = engine.state().registry.rollups().map(|(id, _)| id).collect();
+    assert_eq!(rollups, vec![ChainId::from(10u64), ChainId::from(30u64)], "spoofed copy ignored");
     assert_eq!(engine.stats().events_applied, 2);
-    assert_eq!(
-        engine.stats().logs_skipped,
-        1,
-        "the garbage log is skipped and counted"
-    );
+    assert_eq!(engine.stats().logs_skipped, 1, "the garbage log is skipped and counted");
 }
 
 #[test]
@@ -198,13 +136,7 @@ fn blocks_before_the_deployment_are_skipped() {
     let blocks = chain::extend(None, 1, &specs, 0);
     let mut engine = Engine::new(chain::config(2));
     engine.apply(&chain::committed(&blocks)).unwrap();
-    assert!(
-        engine
-            .state()
-            .registry
-            .rollup(ChainId::from(10u64))
-            .is_none()
-    );
+    assert!(engine.state().registry.rollup(ChainId::from(10u64)).is_none());
     assert_eq!(engine.state().journal.entries().len(), 2);
 }
 
@@ -216,35 +148,14 @@ fn finality_prunes_undo_data_and_marks_entries_final() {
         safe: Some(block_ref(&blocks[7])),
         finalized: Some(block_ref(&blocks[3])),
     });
-    assert_eq!(
-        engine.state().journal.entries().next().unwrap().head.number,
-        5
-    );
+    assert_eq!(engine.state().journal.entries().next().unwrap().head.number, 5);
     let entries = engine.schedule(ChainId::from(10u64), Slot(8), 8).unwrap();
-    assert_eq!(
-        entries[0].status,
-        EntryStatus::Finalized,
-        "anchor(2) = block 3 is finalized"
-    );
-    assert_eq!(
-        entries[4].status,
-        EntryStatus::Safe,
-        "anchor(3) = block 7 is safe"
-    );
+    assert_eq!(entries[0].status, EntryStatus::Finalized, "anchor(2) = block 3 is finalized");
+    assert_eq!(entries[4].status, EntryStatus::Safe, "anchor(3) = block 7 is safe");
 
     let error = engine.apply(&chain::reverted(&blocks[3..])).unwrap_err();
-    assert_eq!(
-        error,
-        EngineError::BeyondJournal {
-            number: 4,
-            hash: blocks[3].hash
-        }
-    );
-    assert_eq!(
-        engine.head().unwrap().number,
-        9,
-        "a refused notification changes nothing"
-    );
+    assert_eq!(error, EngineError::BeyondJournal { number: 4, hash: blocks[3].hash });
+    assert_eq!(engine.head().unwrap().number, 9, "a refused notification changes nothing");
 }
 
 #[test]
@@ -271,35 +182,19 @@ fn queries_report_typed_errors() {
     );
     assert_eq!(
         engine.schedule(rollup, Slot(28), 1),
-        Err(QueryError::BeyondHorizon {
-            slot: Slot(28),
-            fixed_until: Slot(27)
-        })
+        Err(QueryError::BeyondHorizon { slot: Slot(28), fixed_until: Slot(27) })
     );
     assert_eq!(
         engine.schedule(rollup, Slot(11), 1),
-        Err(QueryError::TooOld {
-            slot: Slot(11),
-            oldest: Slot(12)
-        })
+        Err(QueryError::TooOld { slot: Slot(11), oldest: Slot(12) })
     );
     assert_eq!(
         engine.schedule(rollup, Slot(20), 1025),
-        Err(QueryError::TooManySlots {
-            requested: 1025,
-            max: 1024
-        })
+        Err(QueryError::TooManySlots { requested: 1025, max: 1024 })
     );
-    assert_eq!(
-        engine.schedule(rollup, Slot(20), 1024).unwrap().len(),
-        8,
-        "cut at the horizon"
-    );
+    assert_eq!(engine.schedule(rollup, Slot(20), 1024).unwrap().len(), 8, "cut at the horizon");
     assert_eq!(engine.schedule(rollup, Slot(20), 0).unwrap(), vec![]);
-    assert_eq!(
-        engine.cross_schedule(&[], Slot(20), 1),
-        Err(QueryError::NoRollups)
-    );
+    assert_eq!(engine.cross_schedule(&[], Slot(20), 1), Err(QueryError::NoRollups));
 }
 
 #[test]
@@ -310,11 +205,8 @@ fn cross_schedule_names_the_shared_operator() {
     let cross = engine.cross_schedule(&rollups, Slot(12), 16).unwrap();
     assert_eq!(cross.len(), 16);
     for slot in &cross {
-        let operators: Vec<_> = slot
-            .entries
-            .iter()
-            .map(|(_, e)| e.sequencer.as_ref().unwrap().operator)
-            .collect();
+        let operators: Vec<_> =
+            slot.entries.iter().map(|(_, e)| e.sequencer.as_ref().unwrap().operator).collect();
         let shared = (operators[0] == operators[1]).then_some(operators[0]);
         assert_eq!(slot.shared_operator, shared);
         assert!(
@@ -322,14 +214,8 @@ fn cross_schedule_names_the_shared_operator() {
             "only operator 1 is on both"
         );
     }
-    let first_shared = cross
-        .iter()
-        .find(|s| s.shared_operator.is_some())
-        .map(|s| s.slot);
-    assert_eq!(
-        engine.next_shared_slot(&rollups, Slot(12)).unwrap(),
-        first_shared
-    );
+    let first_shared = cross.iter().find(|s| s.shared_operator.is_some()).map(|s| s.slot);
+    assert_eq!(engine.next_shared_slot(&rollups, Slot(12)).unwrap(), first_shared);
 }
 
 #[test]
@@ -341,10 +227,6 @@ fn naive_lookahead_draws_from_the_head() {
     assert!(naive.iter().all(Option::is_some));
     assert_eq!(
         engine.naive_lookahead(ChainId::from(10u64), 2000),
-        Err(QueryError::TooManySlots {
-            requested: 2000,
-            max: 1024
-        })
+        Err(QueryError::TooManySlots { requested: 2000, max: 1024 })
     );
-    let _ = GENESIS;
 }

@@ -34,12 +34,10 @@ impl History {
     fn new(seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let genesis = 1_600_000_000 + rng.random_range(0..100_000_000);
-        let slot_seconds = *[1, 2, 12, rng.random_range(1..=30)]
-            .get(rng.random_range(0..4))
-            .unwrap();
-        let window_slots = *[1, 4, 32, rng.random_range(1..=64)]
-            .get(rng.random_range(0..4))
-            .unwrap();
+        let slot_seconds =
+            *[1, 2, 12, rng.random_range(1..=30)].get(rng.random_range(0..4)).unwrap();
+        let window_slots =
+            *[1, 4, 32, rng.random_range(1..=64)].get(rng.random_range(0..4)).unwrap();
         let clock = SlotClock::new(genesis, slot_seconds, window_slots).expect("non-zero timing");
         let start = genesis + rng.random_range(0..10 * slot_seconds * window_slots);
         let mut chain = RegistryEvm::deploy(genesis, slot_seconds, window_slots, start);
@@ -79,12 +77,9 @@ impl History {
         match self.chain.send(from, value, call) {
             Outcome::Success(logs) => {
                 for log in &logs {
-                    let event = decode_log(log, self.chain.registry)
-                        .expect("decodes")
-                        .expect("ours");
-                    self.mirror
-                        .apply(&event)
-                        .expect("the contract's events apply");
+                    let event =
+                        decode_log(log, self.chain.registry).expect("decodes").expect("ours");
+                    self.mirror.apply(&event).expect("the contract's events apply");
                 }
                 true
             }
@@ -120,10 +115,7 @@ impl History {
                 self.send(
                     owner,
                     U256::ZERO,
-                    &SequencerRegistry::requestExitCall {
-                        chainId: chain_id,
-                        index,
-                    },
+                    &SequencerRegistry::requestExitCall { chainId: chain_id, index },
                 );
             }
             5..=6 => {
@@ -131,19 +123,13 @@ impl History {
                 self.send(
                     owner,
                     U256::ZERO,
-                    &SequencerRegistry::withdrawCall {
-                        chainId: chain_id,
-                        index,
-                    },
+                    &SequencerRegistry::withdrawCall { chainId: chain_id, index },
                 );
             }
             7 => {
                 // Land exactly on the first second of a coming window.
                 let window = self.current_window().0 + self.rng.random_range(1..=2);
-                let start = self
-                    .clock
-                    .window_start(Window(window))
-                    .expect("realistic window");
+                let start = self.clock.window_start(Window(window)).expect("realistic window");
                 self.chain.set_time(u64::try_from(start).expect("fits"));
             }
             _ => {
@@ -161,11 +147,7 @@ impl History {
     }
 
     fn current_window(&self) -> Window {
-        self.clock.window_of(
-            self.clock
-                .slot_at(self.chain.timestamp())
-                .expect("after genesis"),
-        )
+        self.clock.window_of(self.clock.slot_at(self.chain.timestamp()).expect("after genesis"))
     }
 
     /// Compares `count` random queries on the current state.
@@ -176,9 +158,7 @@ impl History {
                 0 => U256::from(self.rng.random::<u64>()),
                 n => self.chain_ids[n % 3],
             };
-            let window = self
-                .rng
-                .random_range(current.saturating_sub(3)..=current + 6);
+            let window = self.rng.random_range(current.saturating_sub(3)..=current + 6);
             let first = window * self.clock.window_slots();
             let slot = match self.rng.random_range(0..3) {
                 0 => first,
@@ -196,16 +176,10 @@ impl History {
             slot: slot.0,
             seed,
         });
-        let expected = select(
-            &self.clock,
-            ChainId(chain_id),
-            slot,
-            seed,
-            records(&self.mirror, chain_id),
-        );
-        let off_chain = expected.map_or((Address::ZERO, U256::MAX), |s| {
-            (s.operator, U256::from(s.index))
-        });
+        let expected =
+            select(&self.clock, ChainId(chain_id), slot, seed, records(&self.mirror, chain_id));
+        let off_chain =
+            expected.map_or((Address::ZERO, U256::MAX), |s| (s.operator, U256::from(s.index)));
         assert_eq!(
             (on_chain.operator, on_chain.index),
             off_chain,
@@ -218,9 +192,7 @@ impl History {
 
 /// The sequencer array of `chain_id` in the mirror (empty for an unknown rollup).
 fn records(mirror: &Registry, chain_id: U256) -> &[Sequencer] {
-    mirror
-        .rollup(ChainId(chain_id))
-        .map_or(&[], |rollup| rollup.sequencers.as_slice())
+    mirror.rollup(ChainId(chain_id)).map_or(&[], |rollup| rollup.sequencers.as_slice())
 }
 
 fn target_vectors() -> usize {
@@ -256,10 +228,8 @@ fn window_seed_matches_contract() {
     for _ in 0..500 {
         let randao = B256::from(rng.random::<[u8; 32]>());
         let window = rng.random::<u64>();
-        let on_chain = chain.view(&SequencerRegistry::windowSeedCall {
-            randao,
-            window: U256::from(window),
-        });
+        let on_chain =
+            chain.view(&SequencerRegistry::windowSeedCall { randao, window: U256::from(window) });
         assert_eq!(on_chain, window_seed(randao, Window(window)));
     }
 }

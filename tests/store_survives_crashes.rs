@@ -52,18 +52,14 @@ fn specs(rng: &mut StdRng, operator: &mut u8, max: usize) -> Vec<BlockSpec> {
     (0..count)
         .map(|_| {
             let gap = [12, 12, 12, 24, 60][rng.random_range(0..5)];
-            let mut spec = BlockSpec {
-                gap,
-                ..Default::default()
-            };
+            let mut spec = BlockSpec { gap, ..Default::default() };
             let chain_id = rng.random_range(1..=3);
             let index = rng.random_range(0..4);
             match rng.random_range(0..12) {
                 0 => spec.events.push(chain::rollup(chain_id)),
                 1..=2 => {
                     *operator = operator.wrapping_add(1);
-                    spec.events
-                        .push(chain::sequencer(chain_id, index, *operator, 5));
+                    spec.events.push(chain::sequencer(chain_id, index, *operator, 5));
                 }
                 3 => spec.events.push(chain::exit(chain_id, index, 9)),
                 _ => {}
@@ -113,13 +109,7 @@ fn crash_worker() {
 /// input indices it reported, and whether it finished.
 fn run_worker(path: &Path, kill_after: Option<usize>) -> (Option<usize>, Option<usize>, bool) {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--ignored",
-            "--exact",
-            "crash_worker",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--ignored", "--exact", "crash_worker", "--nocapture", "--test-threads=1"])
         .env(DB_ENV, path)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -133,9 +123,7 @@ fn run_worker(path: &Path, kill_after: Option<usize>) -> (Option<usize>, Option<
         if line.ends_with("done") {
             done = true;
         }
-        let Some(index) = line
-            .rsplit_once("applied ")
-            .and_then(|(_, i)| i.parse::<usize>().ok())
+        let Some(index) = line.rsplit_once("applied ").and_then(|(_, i)| i.parse::<usize>().ok())
         else {
             continue;
         };
@@ -189,10 +177,7 @@ fn reopened_database_resumes_at_a_consistent_head_after_sigkill() {
             break;
         }
     }
-    assert!(
-        resumed_mid_stream > 0,
-        "some worker resumed from a database left by a killed one"
-    );
+    assert!(resumed_mid_stream > 0, "some worker resumed from a database left by a killed one");
     println!("{resumed_mid_stream} workers resumed from a database left by a SIGKILLed one");
 
     let (_, _, done) = run_worker(&path, None);

@@ -48,24 +48,14 @@ pub fn child(parent: Option<&Block>, number: u64, spec: &BlockSpec, fork: u64) -
     let mut logs = Vec::new();
     for event in &spec.events {
         let data = encode(event);
-        logs.push(Log {
-            address: REGISTRY,
-            data: data.clone(),
-        });
+        logs.push(Log { address: REGISTRY, data: data.clone() });
         if spec.spoofed {
-            logs.push(Log {
-                address: SPOOFER,
-                data,
-            });
+            logs.push(Log { address: SPOOFER, data });
         }
     }
     if spec.garbage {
         let topic = SequencerRegistry::Withdrawn::SIGNATURE_HASH;
-        logs.push(Log::new_unchecked(
-            REGISTRY,
-            vec![topic],
-            vec![0xde, 0xad].into(),
-        ));
+        logs.push(Log::new_unchecked(REGISTRY, vec![topic], vec![0xde, 0xad].into()));
     }
     let mut logs_bloom = Bloom::ZERO;
     logs_bloom.accrue_logs(&logs);
@@ -78,15 +68,7 @@ pub fn child(parent: Option<&Block>, number: u64, spec: &BlockSpec, fork: u64) -
         ]
         .concat(),
     );
-    Block {
-        number,
-        hash,
-        parent_hash,
-        timestamp,
-        prevrandao: keccak256(hash),
-        logs_bloom,
-        logs,
-    }
+    Block { number, hash, parent_hash, timestamp, prevrandao: keccak256(hash), logs_bloom, logs }
 }
 
 /// Builds consecutive children of `parent` from `specs`.
@@ -98,12 +80,7 @@ pub fn extend(
 ) -> Vec<Block> {
     let mut blocks: Vec<Block> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
-        let block = child(
-            blocks.last().or(parent),
-            first_number + i as u64,
-            spec,
-            fork,
-        );
+        let block = child(blocks.last().or(parent), first_number + i as u64, spec, fork);
         blocks.push(block);
     }
     blocks
@@ -122,16 +99,12 @@ fn encode(event: &SequencerRegistryEvents) -> LogData {
 
 /// `Committed { new }` of `blocks`.
 pub fn committed(blocks: &[Block]) -> Notification {
-    Notification::Committed {
-        new: Arc::new(Chain::new(blocks.to_vec()).expect("linked blocks")),
-    }
+    Notification::Committed { new: Arc::new(Chain::new(blocks.to_vec()).expect("linked blocks")) }
 }
 
 /// `Reverted { old }` of `blocks`.
 pub fn reverted(blocks: &[Block]) -> Notification {
-    Notification::Reverted {
-        old: Arc::new(Chain::new(blocks.to_vec()).expect("linked blocks")),
-    }
+    Notification::Reverted { old: Arc::new(Chain::new(blocks.to_vec()).expect("linked blocks")) }
 }
 
 /// `Reorged { old, new }`.

@@ -49,12 +49,7 @@ impl RegistryEvm {
                 cfg.spec = SpecId::OSAKA;
             })
             .build_mainnet();
-        let mut chain = Self {
-            evm,
-            registry: Address::ZERO,
-            timestamp,
-            number: 1,
-        };
+        let mut chain = Self { evm, registry: Address::ZERO, timestamp, number: 1 };
 
         let args = SequencerRegistry::constructorCall {
             genesisTime_: genesis_time,
@@ -64,16 +59,9 @@ impl RegistryEvm {
         .abi_encode();
         let mut code = SequencerRegistry::BYTECODE.to_vec();
         code.extend_from_slice(&args);
-        let tx = chain
-            .tx(deployer, U256::ZERO)
-            .create()
-            .data(code.into())
-            .build_fill();
+        let tx = chain.tx(deployer, U256::ZERO).create().data(code.into()).build_fill();
         match chain.evm.transact_commit(tx).expect("deployment executes") {
-            ExecutionResult::Success {
-                output: Output::Create(_, Some(address)),
-                ..
-            } => {
+            ExecutionResult::Success { output: Output::Create(_, Some(address)), .. } => {
                 chain.registry = address;
             }
             other => panic!("deployment failed: {other:?}"),
@@ -83,10 +71,11 @@ impl RegistryEvm {
 
     /// Gives `account` a large balance for bonds.
     pub fn fund(&mut self, account: Address) {
-        self.evm.ctx.journaled_state.database.insert_account_info(
-            account,
-            AccountInfo::from_balance(U256::from(10u128.pow(30))),
-        );
+        self.evm
+            .ctx
+            .journaled_state
+            .database
+            .insert_account_info(account, AccountInfo::from_balance(U256::from(10u128.pow(30))));
     }
 
     /// Moves the chain to a new block at `timestamp`.
@@ -109,15 +98,8 @@ impl RegistryEvm {
 
     /// Sends `call` from `caller` with `value` and commits it.
     pub fn send<C: SolCall>(&mut self, caller: Address, value: U256, call: &C) -> Outcome {
-        let tx = self
-            .tx(caller, value)
-            .call(self.registry)
-            .data(call.abi_encode().into());
-        match self
-            .evm
-            .transact_commit(tx.build_fill())
-            .expect("transaction executes")
-        {
+        let tx = self.tx(caller, value).call(self.registry).data(call.abi_encode().into());
+        match self.evm.transact_commit(tx.build_fill()).expect("transaction executes") {
             ExecutionResult::Success { logs, .. } => Outcome::Success(logs),
             ExecutionResult::Revert { output, .. } => Outcome::Revert(output),
             ExecutionResult::Halt { reason, .. } => panic!("registry call halted: {reason:?}"),
@@ -141,10 +123,6 @@ impl RegistryEvm {
     }
 
     fn tx(&self, caller: Address, value: U256) -> revm::context::tx::TxEnvBuilder {
-        TxEnv::builder()
-            .caller(caller)
-            .value(value)
-            .gas_limit(GAS_LIMIT)
-            .gas_price(0)
+        TxEnv::builder().caller(caller).value(value).gas_limit(GAS_LIMIT).gas_price(0)
     }
 }

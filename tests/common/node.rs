@@ -18,9 +18,7 @@ impl Input {
     pub fn feed(&self, engine: &mut Engine) {
         match self {
             Self::Notification(notification) => {
-                engine
-                    .apply(notification)
-                    .expect("the node's notifications apply");
+                engine.apply(notification).expect("the node's notifications apply");
             }
             Self::Finality(finality) => engine.set_finality(*finality),
         }
@@ -54,10 +52,7 @@ pub struct SimNode {
 impl SimNode {
     /// A node whose first block will be `first_block`.
     pub fn new(first_block: u64) -> Self {
-        Self {
-            first_block,
-            ..Self::default()
-        }
+        Self { first_block, ..Self::default() }
     }
 
     fn finalized(&self) -> u64 {
@@ -65,11 +60,7 @@ impl SimNode {
     }
 
     fn revertible(&self) -> usize {
-        self.canonical
-            .iter()
-            .rev()
-            .take_while(|b| b.number > self.finalized())
-            .count()
+        self.canonical.iter().rev().take_while(|b| b.number > self.finalized()).count()
     }
 
     fn new_blocks(&mut self, keep: usize, specs: &[BlockSpec]) -> Vec<Block> {
@@ -111,21 +102,11 @@ impl SimNode {
                 if block.number <= self.finalized() {
                     return None;
                 }
-                let safe = self
-                    .canonical
-                    .iter()
-                    .rev()
-                    .nth(behind / 2)
-                    .expect("newer than finalized");
+                let safe =
+                    self.canonical.iter().rev().nth(behind / 2).expect("newer than finalized");
                 self.finality = Finality {
-                    safe: Some(BlockRef {
-                        number: safe.number,
-                        hash: safe.hash,
-                    }),
-                    finalized: Some(BlockRef {
-                        number: block.number,
-                        hash: block.hash,
-                    }),
+                    safe: Some(BlockRef { number: safe.number, hash: safe.hash }),
+                    finalized: Some(BlockRef { number: block.number, hash: block.hash }),
                 };
                 return Some(Input::Finality(self.finality));
             }
@@ -137,9 +118,7 @@ impl SimNode {
     pub fn replay(&self, config: EngineConfig) -> Engine {
         let mut engine = Engine::new(config);
         if !self.canonical.is_empty() {
-            engine
-                .apply(&chain::committed(&self.canonical))
-                .expect("canonical chain applies");
+            engine.apply(&chain::committed(&self.canonical)).expect("canonical chain applies");
         }
         engine.set_finality(self.finality);
         engine
