@@ -17,7 +17,7 @@ use crate::{
     clock::SlotClock,
     journal::{BlockUndo, Head, Journal},
     notification::{Block, Chain, Notification},
-    primitives::{ChainId, Window},
+    primitives::{ChainId, Slot, Window},
     registry::{Registry, Undo, decode_log},
     seed::Anchor,
 };
@@ -139,6 +139,29 @@ impl ScheduleChanges {
     }
 }
 
+/// A summary of the engine for `lookahead_status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineStatus {
+    /// The newest processed block and its slot (`None` before genesis).
+    pub head: Option<(BlockRef, Option<Slot>)>,
+    /// The node's safe block.
+    pub safe: Option<BlockRef>,
+    /// The node's finalized block.
+    pub finalized: Option<BlockRef>,
+    /// The registry followed.
+    pub registry: Address,
+    /// Slots per window.
+    pub window_slots: u64,
+    /// The last slot whose schedule is fixed.
+    pub fixed_until: Option<Slot>,
+    /// The registered rollups.
+    pub rollups: Vec<ChainId>,
+    /// Reverts and reorgs seen.
+    pub reorgs: u64,
+    /// The deepest of them, in blocks.
+    pub deepest_reorg: u64,
+}
+
 /// Keys of persisted state written since the last [`Engine::take_dirty`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Dirty {
@@ -215,6 +238,24 @@ impl Engine {
         self.state.journal.head()
     }
 
+    /// A summary for status reports.
+    pub fn status(&self) -> EngineStatus {
+        let clock = &self.config.clock;
+        EngineStatus {
+            head: self.head().map(|head| {
+                (BlockRef { number: head.number, hash: head.hash }, clock.slot_at(head.timestamp))
+            }),
+            safe: self.state.finality.safe,
+            finalized: self.state.finality.finalized,
+            registry: self.config.registry,
+            window_slots: clock.window_slots(),
+            fixed_until: self.fixed_until(),
+            rollups: self.state.registry.rollups().map(|(chain_id, _)| chain_id).collect(),
+            reorgs: self.stats.reorgs,
+            deepest_reorg: self.stats.deepest_reorg,
+        }
+    }
+
     /// The keys changed since the last call, for the store to write; resets the tracking.
     pub fn take_dirty(&mut self) -> Dirty {
         std::mem::take(&mut self.dirty)
@@ -224,10 +265,13 @@ impl Engine {
     /// adds. Blocks before the registry's deployment are skipped. Either the whole notification
     /// applies or, on error, nothing does.
     pub fn apply(&mut self, notification: &Notification) -> Result<ScheduleChanges, EngineError> {
-        let reverted = notification.reverted_chain();
-        let committed = notification.committed_chain();
-        let old = reverted.as_deref().map(|chain| self.processed(chain)).unwrap_or_default();
-        let new = committed.as_deref().map(|chain| self.processed(chain)).unwrap_or_default();
+        let (reverted, committed) = match notification {
+            Notification::Committed { new } => (None, Some(new)),
+            Notification::Reverted { old } => (Some(old), None),
+            Notification::Reorged { old, new } => (Some(old), Some(new)),
+        };
+        let old = reverted.map(|chain| self.processed(chain)).unwrap_or_default();
+        let new = committed.map(|chain| self.processed(chain)).unwrap_or_default();
 
         self.check_revert(old)?;
         let base = match old.first() {
@@ -334,20 +378,25 @@ impl Engine {
         if block.logs_bloom.contains_input(BloomInput::Hash(self.registry_bloom)) {
             self.apply_logs(block, &mut entry);
         }
+        let crossed = u128::from(block.timestamp) >= self.next_boundary;
         if let Some(parent) = parent
-            && u128::from(block.timestamp) >= self.next_boundary
+            && crossed
         {
             self.fix_anchors(&parent, &head, &mut entry, touched);
         }
         self.state.journal.push(entry);
         self.dirty.journal(block.number, block.number);
         self.stats.blocks_processed += 1;
-        self.next_boundary = self.boundary_after_head();
+        if crossed || parent.is_none() {
+            self.next_boundary = self.boundary_after_head();
+        }
     }
 
     fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo) {
-        for (position, log) in block.logs.iter().enumerate() {
-            let applied = decode_log(log, self.config.registry)
+        let registry = self.config.registry;
+        let ours = block.logs.iter().enumerate().filter(|(_, log)| log.address == registry);
+        for (position, log) in ours {
+            let applied = decode_log(log, registry)
                 .and_then(|event| event.map(|event| self.state.registry.apply(&event)).transpose());
             match applied {
                 Ok(None) => {}

@@ -52,7 +52,8 @@ pub mod store;
 
 pub use clock::{ClockError, SlotClock};
 pub use engine::{
-    BlockRef, Engine, EngineConfig, EngineError, EngineState, Finality, ScheduleChanges, Stats,
+    BlockRef, Engine, EngineConfig, EngineError, EngineState, EngineStatus, Finality,
+    ScheduleChanges, Stats,
 };
 pub use journal::Head;
 pub use notification::{Block, Chain, ChainError, Notification};

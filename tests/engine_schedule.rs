@@ -56,6 +56,12 @@ fn window_is_fixed_by_the_first_block_of_the_previous_window() {
     assert_eq!(entry.anchor, block_ref(&blocks[2]), "anchor(2) is the last block before slot 4");
     assert_eq!(entry.window, Window(2));
     assert_eq!(entry.status, EntryStatus::Latest);
+
+    let status = engine.status();
+    assert_eq!(status.head.map(|(head, slot)| (head.number, slot)), Some((4, Some(Slot(4)))));
+    assert_eq!(status.fixed_until, Some(Slot(11)));
+    assert_eq!(status.rollups, vec![ChainId::from(10u64), ChainId::from(20u64)]);
+    assert_eq!(status.window_slots, 4);
 }
 
 #[test]
