@@ -226,3 +226,64 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, StoreE
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|source| StoreError::Codec { key: key.into(), source })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        clock::SlotClock,
+        notification::{Block, Chain, Notification},
+    };
+    use alloy_primitives::{Address, B256, Bloom};
+    use std::sync::Arc;
+
+    fn config(registry: u8) -> EngineConfig {
+        EngineConfig {
+            registry: Address::repeat_byte(registry),
+            deployment_block: 1,
+            clock: SlotClock::new(1_000, 12, 4).unwrap(),
+        }
+    }
+
+    fn blocks(count: u64) -> Vec<Block> {
+        let mut blocks: Vec<Block> = Vec::new();
+        for number in 1..=count {
+            let parent_hash = blocks.last().map_or(B256::ZERO, |b| b.hash);
+            blocks.push(Block {
+                number,
+                hash: B256::with_last_byte(number as u8),
+                parent_hash,
+                timestamp: 1_000 + 12 * number,
+                prevrandao: B256::repeat_byte(number as u8),
+                logs_bloom: Bloom::ZERO,
+                logs: Vec::new(),
+            });
+        }
+        blocks
+    }
+
+    #[test]
+    fn reopens_with_the_committed_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let (store, mut engine) = Store::open(&path, config(1)).unwrap();
+        let new = Arc::new(Chain::new(blocks(12)).unwrap());
+        engine.apply(&Notification::Committed { new }).unwrap();
+        store.commit(&mut engine).unwrap();
+        drop(store);
+
+        let (_, reopened) = Store::open(&path, config(1)).unwrap();
+        assert_eq!(reopened.state(), engine.state());
+        assert_eq!(reopened.stats(), engine.stats());
+        assert_eq!(reopened.head().map(|h| h.number), Some(12));
+    }
+
+    #[test]
+    fn refuses_a_database_of_another_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        drop(Store::open(&path, config(1)).unwrap());
+        let error = Store::open(&path, config(2)).unwrap_err();
+        assert!(matches!(error, StoreError::ConfigMismatch { .. }), "{error}");
+    }
+}
