@@ -19,6 +19,10 @@
 //! - [`journal`]: the undo data of unfinalized blocks.
 //! - [`schedule`]: the schedule queries the RPC serves, with typed errors.
 //! - [`store`]: crash-safe persistence of the engine in a redb database.
+//! - [`devnet`]: anvil with the registry and sample sequencers, for trying it all locally.
+//! - [`follower`]: the block source for any Ethereum node over JSON-RPC.
+//! - [`shared`]: the engine shared by a block source and the RPC, with change broadcasts.
+//! - [`rpc`]: the `lookahead_` JSON-RPC namespace (server module and typed client).
 //! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
 //!
 //! ```
@@ -36,18 +40,21 @@
 //! let selected = select(&clock, ChainId::from(10u64), slot, anchor.seed(window), &records);
 //! assert_eq!(selected.map(|s| s.operator), Some(Address::repeat_byte(1)));
 //! ```
-#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod clock;
 pub mod contract;
+pub mod devnet;
 pub mod engine;
+pub mod follower;
 pub mod journal;
 pub mod notification;
 pub mod primitives;
 pub mod registry;
+pub mod rpc;
 pub mod schedule;
 pub mod seed;
 pub mod selection;
+pub mod shared;
 pub mod store;
 
 pub use clock::{ClockError, SlotClock};

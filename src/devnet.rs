@@ -1,0 +1,209 @@
+//! A local devnet for trying the lookahead end to end: anvil (a real node) with short slots,
+//! small windows and finality tags, the registry deployed from the committed artifact, sample
+//! rollups and sequencers (some operators on several rollups, so shared slots exist), and
+//! reorg injection with `anvil_reorg`.
+
+use crate::{
+    clock::SlotClock,
+    contract::SequencerRegistry,
+    follower::{FollowerError, read_clock},
+};
+use alloy::{
+    network::TransactionBuilder,
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+    transports::TransportError,
+};
+use alloy_primitives::{Address, BlockNumber, U256};
+use alloy_sol_types::{SolCall, SolConstructor};
+use std::{path::Path, process::Stdio, time::Duration};
+use tokio::process::{Child, Command};
+
+/// The sample rollups' chain ids.
+pub const SAMPLE_ROLLUPS: [u64; 3] = [101, 102, 103];
+
+/// Which dev accounts (by index in `eth_accounts`) sequence each sample rollup. Operator 1 is
+/// on all three, so some slots have one operator for every rollup; 2 is on 101 and 103.
+const SAMPLE_OPERATORS: [&[usize]; 3] = [&[1, 2, 3], &[1, 4], &[1, 2, 5]];
+
+/// The bond the samples post, in wei.
+const SAMPLE_BOND: u64 = 1_000_000_000_000_000_000;
+
+/// Why the devnet could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    /// anvil could not be started.
+    #[error("starting anvil at {path}: {source}")]
+    Spawn {
+        /// The anvil binary.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// anvil did not answer in time.
+    #[error("anvil did not answer on {0} within 30 s")]
+    NotReady(String),
+    /// A request to the node failed.
+    #[error("{what}: {source}")]
+    Node {
+        /// What was being done.
+        what: &'static str,
+        /// The transport's error.
+        source: TransportError,
+    },
+    /// A transaction reverted or produced no contract.
+    #[error("{0}")]
+    Transaction(String),
+    /// Reading the deployed registry failed.
+    #[error(transparent)]
+    Registry(#[from] FollowerError),
+}
+
+fn node(what: &'static str) -> impl FnOnce(TransportError) -> DevnetError {
+    move |source| DevnetError::Node { what, source }
+}
+
+/// A running anvil, killed when dropped.
+#[derive(Debug)]
+pub struct Anvil {
+    child: Child,
+    /// Its HTTP JSON-RPC URL.
+    pub url: String,
+}
+
+impl Anvil {
+    /// Starts `anvil` on `127.0.0.1:port`, mining a block every `slot_seconds` (or one per
+    /// transaction, and on `evm_mine`, with `None`), with `slots_in_epoch` for its `safe` and
+    /// `finalized` tags; waits until it answers.
+    pub async fn start(
+        path: &Path,
+        port: u16,
+        slot_seconds: Option<u64>,
+        slots_in_epoch: u64,
+    ) -> Result<Self, DevnetError> {
+        let mut command = Command::new(path);
+        command
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--slots-in-an-epoch", &slots_in_epoch.to_string()]);
+        if let Some(seconds) = slot_seconds {
+            command.args(["--block-time", &seconds.to_string()]);
+        }
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| DevnetError::Spawn { path: path.display().to_string(), source })?;
+        let anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let provider = alloy::providers::ProviderBuilder::new()
+            .connect_http(anvil.url.parse().expect("a valid URL"));
+        for _ in 0..300 {
+            if provider.get_block_number().await.is_ok() {
+                return Ok(anvil);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(DevnetError::NotReady(anvil.url.clone()))
+    }
+
+    /// Stops anvil.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Deploys the registry from `from` (an unlocked dev account) with the chain's genesis block
+/// time as `genesisTime`; returns its address, deployment block and clock.
+pub async fn deploy_registry(
+    provider: &DynProvider,
+    from: Address,
+    slot_seconds: u64,
+    window_slots: u64,
+) -> Result<(Address, BlockNumber, SlotClock), DevnetError> {
+    let genesis = provider
+        .get_block_by_number(0.into())
+        .await
+        .map_err(node("reading the genesis block"))?
+        .ok_or_else(|| DevnetError::Transaction("the node has no genesis block".into()))?;
+    let args = SequencerRegistry::constructorCall {
+        genesisTime_: genesis.header.timestamp,
+        slotSeconds_: slot_seconds,
+        windowSlots_: window_slots,
+    };
+    let mut code = SequencerRegistry::BYTECODE.to_vec();
+    code.extend_from_slice(&args.abi_encode());
+    let tx = TransactionRequest::default().with_from(from).with_deploy_code(code);
+    let receipt = provider
+        .send_transaction(tx)
+        .await
+        .map_err(node("sending the deployment"))?
+        .get_receipt()
+        .await
+        .map_err(|e| DevnetError::Transaction(format!("deployment receipt: {e}")))?;
+    let (Some(registry), Some(block)) = (receipt.contract_address, receipt.block_number) else {
+        return Err(DevnetError::Transaction("the deployment created no contract".into()));
+    };
+    let clock = read_clock(provider, registry, std::time::Duration::from_secs(10)).await?;
+    Ok((registry, block, clock))
+}
+
+/// Registers [`SAMPLE_ROLLUPS`] (admin: account 0) and their sequencers (dev accounts, each
+/// its own signer, with placeholder endpoints), all in the next block or two.
+pub async fn register_samples(
+    provider: &DynProvider,
+    registry: Address,
+) -> Result<(), DevnetError> {
+    let accounts = provider.get_accounts().await.map_err(node("reading dev accounts"))?;
+    if accounts.len() < 7 {
+        return Err(DevnetError::Transaction("the node has fewer than 7 dev accounts".into()));
+    }
+    let mut calls: Vec<(Address, U256, Vec<u8>)> = Vec::new();
+    for (rollup, operators) in SAMPLE_ROLLUPS.iter().zip(SAMPLE_OPERATORS) {
+        let chain_id = U256::from(*rollup);
+        let register_rollup = SequencerRegistry::registerRollupCall {
+            chainId: chain_id,
+            admin: accounts[0],
+            minBond: U256::from(SAMPLE_BOND),
+        };
+        calls.push((accounts[0], U256::ZERO, register_rollup.abi_encode()));
+        for &operator in operators {
+            let register = SequencerRegistry::registerCall {
+                chainId: chain_id,
+                signer: accounts[operator],
+                rpcUrl: format!("http://127.0.0.1:{}", 9600 + operator),
+            };
+            calls.push((accounts[operator], U256::from(SAMPLE_BOND), register.abi_encode()));
+        }
+    }
+    let mut pending = Vec::new();
+    for (from, value, input) in calls {
+        let tx = TransactionRequest::default()
+            .with_from(from)
+            .with_to(registry)
+            .with_value(value)
+            .with_input(input);
+        pending.push(provider.send_transaction(tx).await.map_err(node("sending a registration"))?);
+    }
+    for tx in pending {
+        let receipt = tx
+            .get_receipt()
+            .await
+            .map_err(|e| DevnetError::Transaction(format!("registration receipt: {e}")))?;
+        if !receipt.status() {
+            return Err(DevnetError::Transaction(format!(
+                "registration {} reverted",
+                receipt.transaction_hash
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the node's last `depth` blocks with new ones (`anvil_reorg`).
+pub async fn reorg(provider: &DynProvider, depth: u64) -> Result<(), DevnetError> {
+    let no_transactions: Vec<()> = Vec::new();
+    provider
+        .raw_request::<_, ()>("anvil_reorg".into(), (depth, no_transactions))
+        .await
+        .map_err(node("anvil_reorg"))
+}

@@ -1,0 +1,340 @@
+//! The `lookahead_` JSON-RPC namespace (SPEC §6), as a jsonrpsee trait with a server and a typed
+//! client. [`LookaheadRpc::into_rpc`] gives the `RpcModule` that the follower serves over HTTP
+//! and WebSocket and that the Reth node merges into its own RPC server.
+//!
+//! Errors: -32602 for invalid params (the message says which), -39001 unknown rollup, -39002
+//! slot beyond the fixed horizon, -39003 slot too old, -39004 not synced yet.
+//!
+//! ```text
+//! cast rpc --rpc-url http://127.0.0.1:8547 lookahead_getSchedule 0xa 100 4
+//! ```
+
+use crate::{
+    engine::BlockRef,
+    primitives::{ChainId, Slot, Window},
+    schedule::{MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo},
+    shared::{ScheduleNotification, SharedEngine},
+};
+use alloy_primitives::{Address, B256};
+use jsonrpsee::{
+    PendingSubscriptionSink, SubscriptionMessage,
+    core::{RpcResult, SubscriptionResult},
+    proc_macros::rpc,
+    types::{ErrorObjectOwned, error::INVALID_PARAMS_CODE},
+};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeMap, sync::Arc};
+use tokio::sync::broadcast::error::RecvError;
+
+/// Unknown rollup (chain id not registered).
+pub const UNKNOWN_ROLLUP: i32 = -39001;
+/// Slot beyond the fixed horizon (seed not yet known).
+pub const BEYOND_HORIZON: i32 = -39002;
+/// Slot too old (pruned).
+pub const TOO_OLD: i32 = -39003;
+/// Not synced yet (registry deployment or first anchor not reached).
+pub const NOT_SYNCED: i32 = -39004;
+
+/// Slots returned when a schedule query gives no count: one mainnet window.
+pub const DEFAULT_COUNT: u64 = 32;
+
+/// The head as `lookahead_status` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadStatus {
+    /// Block number.
+    pub number: u64,
+    /// Block hash.
+    pub hash: B256,
+    /// Its slot (`null` before genesis).
+    pub slot: Option<Slot>,
+}
+
+/// Reorgs seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorgStatus {
+    /// Reverts and reorgs that removed processed blocks.
+    pub count: u64,
+    /// The most blocks one of them removed.
+    pub deepest: u64,
+}
+
+/// `lookahead_status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LookaheadStatus {
+    /// The newest processed block.
+    pub head: Option<HeadStatus>,
+    /// The node's safe block.
+    pub safe: Option<BlockRef>,
+    /// The node's finalized block.
+    pub finalized: Option<BlockRef>,
+    /// The registry followed.
+    pub registry: Address,
+    /// Slots per window.
+    pub window_slots: u64,
+    /// The last slot whose schedule is fixed.
+    pub fixed_until_slot: Option<Slot>,
+    /// The registered rollups.
+    pub rollups: Vec<ChainId>,
+    /// Reorgs seen.
+    pub reorgs: ReorgStatus,
+    /// True while the block source cannot reach its node: answers are from the last state.
+    pub stale: bool,
+}
+
+/// `lookahead_getCrossSchedule` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrossScheduleEntry {
+    /// The slot.
+    pub slot: Slot,
+    /// Each requested rollup's entry, by chain id.
+    pub entries: BTreeMap<ChainId, ScheduleEntry>,
+    /// The operator that sequences every requested rollup in this slot, if one does.
+    pub shared_operator: Option<Address>,
+}
+
+/// The `lookahead_` namespace.
+#[rpc(server, client, namespace = "lookahead")]
+pub trait LookaheadApi {
+    /// Head, finality, horizon, rollups and reorg counters.
+    #[method(name = "status")]
+    fn status(&self) -> RpcResult<LookaheadStatus>;
+
+    /// `count` slots (default 32, at most 1024) of a rollup's schedule from `fromSlot`
+    /// (default: the slot after the head's), cut at the fixed horizon.
+    #[method(name = "getSchedule")]
+    fn get_schedule(
+        &self,
+        chain_id: ChainId,
+        from_slot: Option<u64>,
+        count: Option<u64>,
+    ) -> RpcResult<Vec<ScheduleEntry>>;
+
+    /// A rollup's sequencer in one slot.
+    #[method(name = "getSequencer")]
+    fn get_sequencer(&self, chain_id: ChainId, slot: u64) -> RpcResult<ScheduleEntry>;
+
+    /// The records active in `window` (default: the head's window).
+    #[method(name = "getSequencers")]
+    fn get_sequencers(
+        &self,
+        chain_id: ChainId,
+        window: Option<u64>,
+    ) -> RpcResult<Vec<SequencerInfo>>;
+
+    /// Several rollups' schedules side by side, with the shared operator of each slot.
+    #[method(name = "getCrossSchedule")]
+    fn get_cross_schedule(
+        &self,
+        chain_ids: Vec<ChainId>,
+        from_slot: Option<u64>,
+        count: Option<u64>,
+    ) -> RpcResult<Vec<CrossScheduleEntry>>;
+
+    /// The first slot within the horizon where one operator sequences every listed rollup.
+    #[method(name = "nextSharedSlot")]
+    fn next_shared_slot(
+        &self,
+        chain_ids: Vec<ChainId>,
+        from_slot: Option<u64>,
+    ) -> RpcResult<Option<Slot>>;
+
+    /// The original proposal's lookahead: `n` slots drawn from the head's `prevrandao`.
+    #[method(name = "naive")]
+    fn naive(&self, chain_id: ChainId, n: u64) -> RpcResult<Vec<Option<SequencerInfo>>>;
+
+    /// `lookahead_subscribe("schedule", [chainId]?)`: pushes `extended` and `reorged` changes.
+    #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = ScheduleNotification)]
+    async fn subscribe_schedule(
+        &self,
+        kind: String,
+        chain_ids: Option<Vec<ChainId>>,
+    ) -> SubscriptionResult;
+}
+
+/// The server side of the namespace, over a [`SharedEngine`].
+#[derive(Clone, Debug)]
+pub struct LookaheadRpc {
+    shared: Arc<SharedEngine>,
+}
+
+impl LookaheadRpc {
+    /// Serves `shared`.
+    pub const fn new(shared: Arc<SharedEngine>) -> Self {
+        Self { shared }
+    }
+
+    fn default_from(&self, from_slot: Option<u64>) -> RpcResult<Slot> {
+        match from_slot {
+            Some(slot) => Ok(Slot(slot)),
+            None => {
+                self.shared.read().next_slot().ok_or_else(|| query_error(QueryError::NotSynced))
+            }
+        }
+    }
+}
+
+/// `count` as a number of slots, refusing more than [`MAX_QUERY_SLOTS`].
+fn slot_count(count: Option<u64>) -> RpcResult<usize> {
+    match count.unwrap_or(DEFAULT_COUNT) {
+        count if count <= MAX_QUERY_SLOTS as u64 => Ok(count as usize),
+        count => {
+            Err(invalid_params(format!("count {count} is above the maximum of {MAX_QUERY_SLOTS}")))
+        }
+    }
+}
+
+fn invalid_params(message: String) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INVALID_PARAMS_CODE, message, None::<()>)
+}
+
+/// Maps a typed query error to the spec's JSON-RPC error.
+pub fn query_error(error: QueryError) -> ErrorObjectOwned {
+    let code = match error {
+        QueryError::UnknownRollup(_) => UNKNOWN_ROLLUP,
+        QueryError::BeyondHorizon { .. } => BEYOND_HORIZON,
+        QueryError::TooOld { .. } => TOO_OLD,
+        QueryError::NotSynced => NOT_SYNCED,
+        QueryError::TooManySlots { .. } | QueryError::NoRollups => INVALID_PARAMS_CODE,
+    };
+    ErrorObjectOwned::owned(code, error.to_string(), None::<()>)
+}
+
+#[jsonrpsee::core::async_trait]
+impl LookaheadApiServer for LookaheadRpc {
+    fn status(&self) -> RpcResult<LookaheadStatus> {
+        let status = self.shared.read().status();
+        Ok(LookaheadStatus {
+            head: status.head.map(|(head, slot)| HeadStatus {
+                number: head.number,
+                hash: head.hash,
+                slot,
+            }),
+            safe: status.safe,
+            finalized: status.finalized,
+            registry: status.registry,
+            window_slots: status.window_slots,
+            fixed_until_slot: status.fixed_until,
+            rollups: status.rollups,
+            reorgs: ReorgStatus { count: status.reorgs, deepest: status.deepest_reorg },
+            stale: self.shared.is_stale(),
+        })
+    }
+
+    fn get_schedule(
+        &self,
+        chain_id: ChainId,
+        from_slot: Option<u64>,
+        count: Option<u64>,
+    ) -> RpcResult<Vec<ScheduleEntry>> {
+        let count = slot_count(count)?;
+        let from = self.default_from(from_slot)?;
+        self.shared.read().schedule(chain_id, from, count).map_err(query_error)
+    }
+
+    fn get_sequencer(&self, chain_id: ChainId, slot: u64) -> RpcResult<ScheduleEntry> {
+        self.shared.read().sequencer_at(chain_id, Slot(slot)).map_err(query_error)
+    }
+
+    fn get_sequencers(
+        &self,
+        chain_id: ChainId,
+        window: Option<u64>,
+    ) -> RpcResult<Vec<SequencerInfo>> {
+        let engine = self.shared.read();
+        let window = match window {
+            Some(window) => Window(window),
+            None => {
+                let slot = engine.next_slot().ok_or_else(|| query_error(QueryError::NotSynced))?;
+                engine.config().clock.window_of(Slot(slot.0 - 1))
+            }
+        };
+        engine.active_sequencers(chain_id, window).map_err(query_error)
+    }
+
+    fn get_cross_schedule(
+        &self,
+        chain_ids: Vec<ChainId>,
+        from_slot: Option<u64>,
+        count: Option<u64>,
+    ) -> RpcResult<Vec<CrossScheduleEntry>> {
+        let count = slot_count(count)?;
+        let from = self.default_from(from_slot)?;
+        let cross =
+            self.shared.read().cross_schedule(&chain_ids, from, count).map_err(query_error)?;
+        Ok(cross
+            .into_iter()
+            .map(|entry| CrossScheduleEntry {
+                slot: entry.slot,
+                entries: entry.entries.into_iter().collect(),
+                shared_operator: entry.shared_operator,
+            })
+            .collect())
+    }
+
+    fn next_shared_slot(
+        &self,
+        chain_ids: Vec<ChainId>,
+        from_slot: Option<u64>,
+    ) -> RpcResult<Option<Slot>> {
+        let from = self.default_from(from_slot)?;
+        self.shared.read().next_shared_slot(&chain_ids, from).map_err(query_error)
+    }
+
+    fn naive(&self, chain_id: ChainId, n: u64) -> RpcResult<Vec<Option<SequencerInfo>>> {
+        let n = slot_count(Some(n))?;
+        self.shared.read().naive_lookahead(chain_id, n).map_err(query_error)
+    }
+
+    async fn subscribe_schedule(
+        &self,
+        pending: PendingSubscriptionSink,
+        kind: String,
+        chain_ids: Option<Vec<ChainId>>,
+    ) -> SubscriptionResult {
+        if kind != "schedule" {
+            pending
+                .reject(invalid_params(format!(
+                    "unknown subscription {kind:?}: expected \"schedule\""
+                )))
+                .await;
+            return Ok(());
+        }
+        let mut events = self.shared.subscribe();
+        let sink = pending.accept().await?;
+        loop {
+            let event = tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                event = events.recv() => event,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(RecvError::Lagged(missed)) => {
+                    return Err(
+                        format!("{missed} notifications missed: re-subscribe and re-read").into()
+                    );
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            };
+            if chain_ids.as_ref().is_some_and(|ids| !ids.contains(&event.chain_id)) {
+                continue;
+            }
+            let message: SubscriptionMessage = serde_json::value::to_raw_value(&event)?.into();
+            if sink.send(message).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Serves the namespace over HTTP and WebSocket on `addr` (one port for both). Returns the
+/// bound address (useful with port 0) and the handle that stops the server.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    shared: Arc<SharedEngine>,
+) -> std::io::Result<(std::net::SocketAddr, jsonrpsee::server::ServerHandle)> {
+    let server = jsonrpsee::server::Server::builder().build(addr).await?;
+    let bound = server.local_addr()?;
+    Ok((bound, server.start(LookaheadRpc::new(shared).into_rpc())))
+}
