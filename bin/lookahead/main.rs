@@ -19,6 +19,7 @@ use sequencer_lookahead::{
     shared::{ChangeKind, SharedEngine},
 };
 use std::{
+    io::IsTerminal,
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
@@ -138,6 +139,7 @@ async fn main() -> eyre::Result<()> {
                 .unwrap_or_else(|_| "info,lookahead=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match Cli::parse().command {
         Command::Follow(args) => follow(args).await,

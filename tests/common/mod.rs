@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests: the registry contract on an in-process EVM,
-//! realistic block streams, and a simulated node that reorganises them.
+//! realistic block streams, a simulated node that reorganises them, and an anvil devnet.
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod anvil;
 pub mod chain;
 pub mod evm;
 pub mod node;
