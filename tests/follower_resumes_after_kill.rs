@@ -40,7 +40,8 @@ impl Follow {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("lookahead follow starts");
-        let client = HttpClientBuilder::default().build(format!("http://127.0.0.1:{port}")).unwrap();
+        let client =
+            HttpClientBuilder::default().build(format!("http://127.0.0.1:{port}")).unwrap();
         Self { child, client, log }
     }
 
@@ -57,7 +58,10 @@ impl Follow {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("follower did not reach block {head}: {}", std::fs::read_to_string(&self.log).unwrap());
+        panic!(
+            "follower did not reach block {head}: {}",
+            std::fs::read_to_string(&self.log).unwrap()
+        );
     }
 
     fn log(&self) -> String {
