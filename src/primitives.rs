@@ -42,8 +42,9 @@ impl fmt::Display for Window {
     }
 }
 
+/// Chain ids print as 0x-hex, as Ethereum JSON-RPC writes them.
 impl fmt::Display for ChainId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        write!(f, "{:#x}", self.0)
     }
 }
