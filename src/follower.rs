@@ -17,6 +17,7 @@ use crate::{
     notification::{Block, Chain, ChainError, Notification},
     shared::SharedEngine,
     store::{Store, StoreError},
+    telemetry,
 };
 use alloy::{
     eips::BlockNumberOrTag,
@@ -184,6 +185,7 @@ impl Follower {
             },
         };
         let progress = SyncProgress { applied: 0, reverted: old.len() as u64, node_head };
+        telemetry::record_lag(node_head, head.map_or(0, |h| h.number));
         if first > node_head {
             if !old.is_empty() {
                 self.apply(Notification::Reverted { old: Arc::new(Chain::new(old)?) })?;

@@ -23,6 +23,7 @@
 //! - [`follower`]: the block source for any Ethereum node over JSON-RPC.
 //! - [`shared`]: the engine shared by a block source and the RPC, with change broadcasts.
 //! - [`rpc`]: the `lookahead_` JSON-RPC namespace (server module and typed client).
+//! - [`telemetry`]: the `lookahead_*` metrics.
 //! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
 //!
 //! ```
@@ -56,6 +57,7 @@ pub mod seed;
 pub mod selection;
 pub mod shared;
 pub mod store;
+pub mod telemetry;
 
 pub use clock::{ClockError, SlotClock};
 pub use engine::{

@@ -14,6 +14,7 @@ use crate::{
     primitives::{ChainId, Slot, Window},
     schedule::{MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo},
     shared::{ScheduleNotification, SharedEngine},
+    telemetry::RpcMetrics,
 };
 use alloy_primitives::{Address, B256};
 use jsonrpsee::{
@@ -334,7 +335,10 @@ pub async fn serve(
     addr: std::net::SocketAddr,
     shared: Arc<SharedEngine>,
 ) -> std::io::Result<(std::net::SocketAddr, jsonrpsee::server::ServerHandle)> {
-    let server = jsonrpsee::server::Server::builder().build(addr).await?;
+    let middleware =
+        jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(RpcMetrics::new);
+    let server =
+        jsonrpsee::server::Server::builder().set_rpc_middleware(middleware).build(addr).await?;
     let bound = server.local_addr()?;
     Ok((bound, server.start(LookaheadRpc::new(shared).into_rpc())))
 }

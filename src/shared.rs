@@ -7,6 +7,7 @@ use crate::{
     notification::Notification,
     primitives::{ChainId, Slot, Window},
     schedule::{MAX_QUERY_SLOTS, ScheduleEntry},
+    telemetry,
 };
 use serde::{Deserialize, Serialize};
 use std::sync::{
@@ -76,6 +77,7 @@ impl SharedEngine {
         let mut engine = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let changes = engine.apply(notification)?;
         persist(&mut engine)?;
+        telemetry::record_engine(&engine);
         for event in notifications(&engine, &changes) {
             // No subscriber is not an error.
             let _ = self.events.send(event);

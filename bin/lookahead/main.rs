@@ -71,6 +71,9 @@ struct ServeArgs {
     /// Milliseconds between polls of the node (a WebSocket node also pushes new heads).
     #[arg(long, default_value_t = 1000)]
     poll_ms: u64,
+    /// Serve Prometheus metrics (`lookahead_*`) at this address, e.g. 127.0.0.1:9001.
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +222,13 @@ async fn serve_and_follow(
     serve: &ServeArgs,
     on_ready: Option<OnReady>,
 ) -> eyre::Result<()> {
+    if let Some(addr) = serve.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .wrap_err_with(|| format!("while starting the metrics endpoint on {addr}"))?;
+        info!(%addr, "Prometheus metrics listening");
+    }
     std::fs::create_dir_all(datadir)
         .wrap_err_with(|| format!("while creating {}", datadir.display()))?;
     let path = datadir.join("lookahead.redb");
@@ -227,6 +237,7 @@ async fn serve_and_follow(
     if let Some(head) = engine.head() {
         info!(number = head.number, hash = %head.hash, "resuming from the database");
     }
+    sequencer_lookahead::telemetry::record_engine(&engine);
     let shared = SharedEngine::new(engine);
     let (addr, server) =
         rpc::serve(SocketAddr::new(serve.http_addr, serve.http_port), Arc::clone(&shared))

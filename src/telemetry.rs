@@ -1,0 +1,110 @@
+//! The `lookahead_*` metrics, recorded through the `metrics` facade: the follower's binary
+//! exports them with its own Prometheus endpoint (`--metrics`), the Reth node with Reth's.
+//!
+//! | metric | kind | meaning |
+//! |--------|------|---------|
+//! | `lookahead_blocks_processed_total` | counter | blocks applied |
+//! | `lookahead_reorgs_total` | counter | reverts and reorgs |
+//! | `lookahead_deepest_reorg_blocks` | gauge | the deepest, in blocks |
+//! | `lookahead_registry_events_applied_total` | counter | registry events applied |
+//! | `lookahead_logs_skipped_total` | counter | registry logs skipped |
+//! | `lookahead_head_block` | gauge | the engine's head |
+//! | `lookahead_follower_lag_blocks` | gauge | node head minus engine head |
+//! | `lookahead_rpc_requests_total{method, outcome}` | counter | RPC calls, `ok` or `error` |
+//! | `lookahead_rpc_request_duration_seconds{method}` | histogram | RPC latency |
+
+use crate::engine::Engine;
+use jsonrpsee::{
+    MethodResponse,
+    core::middleware::{Batch, Notification, RpcServiceT},
+    types::Request,
+};
+use std::{future::Future, time::Instant};
+
+/// Publishes the engine's counters and head.
+pub fn record_engine(engine: &Engine) {
+    let stats = engine.stats();
+    metrics::counter!("lookahead_blocks_processed_total").absolute(stats.blocks_processed);
+    metrics::counter!("lookahead_reorgs_total").absolute(stats.reorgs);
+    metrics::gauge!("lookahead_deepest_reorg_blocks").set(stats.deepest_reorg as f64);
+    metrics::counter!("lookahead_registry_events_applied_total").absolute(stats.events_applied);
+    metrics::counter!("lookahead_logs_skipped_total").absolute(stats.logs_skipped);
+    if let Some(head) = engine.head() {
+        metrics::gauge!("lookahead_head_block").set(head.number as f64);
+    }
+}
+
+/// Publishes how far the engine's head is behind the node's.
+pub fn record_lag(node_head: u64, engine_head: u64) {
+    metrics::gauge!("lookahead_follower_lag_blocks")
+        .set(node_head.saturating_sub(engine_head) as f64);
+}
+
+/// A jsonrpsee RPC middleware that counts and times every call by method. Method names
+/// outside the `lookahead_` namespace are recorded as `other`, so no client can grow the label
+/// set.
+#[derive(Clone, Debug)]
+pub struct RpcMetrics<S> {
+    service: S,
+}
+
+impl<S> RpcMetrics<S> {
+    /// Wraps `service`; use with `RpcServiceBuilder::new().layer_fn(RpcMetrics::new)`.
+    pub const fn new(service: S) -> Self {
+        Self { service }
+    }
+}
+
+impl<S> RpcServiceT for RpcMetrics<S>
+where
+    S: RpcServiceT<MethodResponse = MethodResponse> + Send + Sync + Clone + 'static,
+{
+    type MethodResponse = S::MethodResponse;
+    type NotificationResponse = S::NotificationResponse;
+    type BatchResponse = S::BatchResponse;
+
+    fn call<'a>(
+        &self,
+        request: Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let service = self.service.clone();
+        let method = method_label(request.method_name());
+        async move {
+            let start = Instant::now();
+            let response = service.call(request).await;
+            let outcome = if response.is_success() { "ok" } else { "error" };
+            metrics::counter!("lookahead_rpc_requests_total", "method" => method, "outcome" => outcome)
+                .increment(1);
+            metrics::histogram!("lookahead_rpc_request_duration_seconds", "method" => method)
+                .record(start.elapsed().as_secs_f64());
+            response
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        self.service.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.service.notification(notification)
+    }
+}
+
+/// The method's name if it is one of ours, else `other`.
+fn method_label(method: &str) -> &'static str {
+    const METHODS: [&str; 9] = [
+        "lookahead_status",
+        "lookahead_getSchedule",
+        "lookahead_getSequencer",
+        "lookahead_getSequencers",
+        "lookahead_getCrossSchedule",
+        "lookahead_nextSharedSlot",
+        "lookahead_naive",
+        "lookahead_subscribe",
+        "lookahead_unsubscribe",
+    ];
+    METHODS.into_iter().find(|known| *known == method).unwrap_or("other")
+}
