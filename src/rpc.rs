@@ -10,7 +10,7 @@
 //! ```
 
 use crate::{
-    engine::BlockRef,
+    engine::{BlockRef, Engine},
     primitives::{ChainId, Slot, Window},
     schedule::{MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo},
     shared::{ScheduleNotification, SharedEngine},
@@ -24,7 +24,11 @@ use jsonrpsee::{
     types::{ErrorObjectOwned, error::INVALID_PARAMS_CODE},
 };
 use serde::{Deserialize, Serialize};
-use std::{collections::BTreeMap, sync::Arc};
+use serde_json::value::RawValue;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Unknown rollup (chain id not registered).
@@ -110,7 +114,7 @@ pub trait LookaheadApi {
         chain_id: ChainId,
         from_slot: Option<u64>,
         count: Option<u64>,
-    ) -> RpcResult<Vec<ScheduleEntry>>;
+    ) -> RpcResult<ScheduleEntries>;
 
     /// A rollup's sequencer in one slot.
     #[method(name = "getSequencer")]
@@ -154,16 +158,77 @@ pub trait LookaheadApi {
     ) -> SubscriptionResult;
 }
 
+/// `lookahead_getSchedule`'s result: the entries as JSON, assembled on the server from
+/// per-window entries serialized once (the same upcoming windows are asked for again and
+/// again). [`ScheduleEntries::decode`] gives the typed entries.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ScheduleEntries(Box<RawValue>);
+
+impl ScheduleEntries {
+    /// The entries.
+    pub fn decode(&self) -> Result<Vec<ScheduleEntry>, serde_json::Error> {
+        serde_json::from_str(self.0.get())
+    }
+}
+
+/// One window's entries, each serialized to JSON.
+type SerializedWindow = Arc<[Box<str>]>;
+
+/// Serialized entries of whole windows, by rollup, valid for one engine version.
+#[derive(Debug, Default)]
+struct EntryCache {
+    windows: Mutex<CachedWindows>,
+}
+
+/// The cache's content: the engine version it was computed for, and the windows.
+#[derive(Debug, Default)]
+struct CachedWindows {
+    version: u64,
+    windows: HashMap<(ChainId, Window), SerializedWindow>,
+}
+
+impl EntryCache {
+    /// The serialized entries of `window` for `chain_id` (cut at the horizon), computed on
+    /// first use for this engine `version`.
+    fn window(
+        &self,
+        engine: &Engine,
+        version: u64,
+        chain_id: ChainId,
+        window: Window,
+    ) -> Result<SerializedWindow, QueryError> {
+        let mut cache = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.version != version {
+            *cache = CachedWindows { version, windows: HashMap::new() };
+        }
+        if let Some(entries) = cache.windows.get(&(chain_id, window)) {
+            return Ok(Arc::clone(entries));
+        }
+        let clock = &engine.config().clock;
+        let first = clock.first_slot(window).ok_or(QueryError::NotSynced)?;
+        let count = (clock.window_slots() as usize).min(MAX_QUERY_SLOTS);
+        let entries: SerializedWindow = engine
+            .schedule(chain_id, first, count)?
+            .iter()
+            .map(|entry| serde_json::to_string(entry).expect("entries serialize").into_boxed_str())
+            .collect();
+        cache.windows.insert((chain_id, window), Arc::clone(&entries));
+        Ok(entries)
+    }
+}
+
 /// The server side of the namespace, over a [`SharedEngine`].
 #[derive(Clone, Debug)]
 pub struct LookaheadRpc {
     shared: Arc<SharedEngine>,
+    cache: Arc<EntryCache>,
 }
 
 impl LookaheadRpc {
     /// Serves `shared`.
-    pub const fn new(shared: Arc<SharedEngine>) -> Self {
-        Self { shared }
+    pub fn new(shared: Arc<SharedEngine>) -> Self {
+        Self { shared, cache: Arc::default() }
     }
 
     fn default_from(&self, from_slot: Option<u64>) -> RpcResult<Slot> {
@@ -184,6 +249,10 @@ fn slot_count(count: Option<u64>) -> RpcResult<usize> {
             Err(invalid_params(format!("count {count} is above the maximum of {MAX_QUERY_SLOTS}")))
         }
     }
+}
+
+fn internal(message: String) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(jsonrpsee::types::error::INTERNAL_ERROR_CODE, message, None::<()>)
 }
 
 fn invalid_params(message: String) -> ErrorObjectOwned {
@@ -228,10 +297,37 @@ impl LookaheadApiServer for LookaheadRpc {
         chain_id: ChainId,
         from_slot: Option<u64>,
         count: Option<u64>,
-    ) -> RpcResult<Vec<ScheduleEntry>> {
+    ) -> RpcResult<ScheduleEntries> {
         let count = slot_count(count)?;
         let from = self.default_from(from_slot)?;
-        self.shared.read().schedule(chain_id, from, count).map_err(query_error)
+        let engine = self.shared.read();
+        let slots = engine.served_slots(chain_id, from, count).map_err(query_error)?;
+        let version = self.shared.version();
+        let clock = engine.config().clock;
+        let mut json = String::with_capacity(200 * slots.clone().count() + 2);
+        json.push('[');
+        let mut slot = slots.start;
+        while slot < slots.end {
+            let window = clock.window_of(Slot(slot));
+            let first = clock.first_slot(window).map_or(slot, |first| first.0);
+            let entries =
+                self.cache.window(&engine, version, chain_id, window).map_err(query_error)?;
+            let end = slots.end.min(first + entries.len() as u64);
+            let part = entries
+                .get((slot - first) as usize..(end.max(slot) - first) as usize)
+                .filter(|part| !part.is_empty())
+                .ok_or_else(|| query_error(QueryError::NotSynced))?;
+            for entry in part {
+                if json.len() > 1 {
+                    json.push(',');
+                }
+                json.push_str(entry);
+            }
+            slot = end;
+        }
+        json.push(']');
+        let raw = RawValue::from_string(json).map_err(|error| internal(error.to_string()))?;
+        Ok(ScheduleEntries(raw))
     }
 
     fn get_sequencer(&self, chain_id: ChainId, slot: u64) -> RpcResult<ScheduleEntry> {

@@ -159,6 +159,17 @@ impl Engine {
         slots.map(|slot| self.entry(rollup, chain_id, Slot(slot), &mut seeds)).collect()
     }
 
+    /// The slots `schedule(chain_id, from, count)` would answer, or its error.
+    pub fn served_slots(
+        &self,
+        chain_id: ChainId,
+        from: Slot,
+        count: usize,
+    ) -> Result<std::ops::Range<u64>, QueryError> {
+        self.rollup(chain_id)?;
+        self.slot_range(from, count)
+    }
+
     /// `chain_id`'s sequencer in `slot`.
     pub fn sequencer_at(&self, chain_id: ChainId, slot: Slot) -> Result<ScheduleEntry, QueryError> {
         let mut entries = self.schedule(chain_id, slot, 1)?;

@@ -12,7 +12,7 @@ use crate::{
 use serde::{Deserialize, Serialize};
 use std::sync::{
     Arc, RwLock, RwLockReadGuard,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use tokio::sync::broadcast;
 
@@ -50,13 +50,19 @@ pub struct SharedEngine {
     engine: RwLock<Engine>,
     events: broadcast::Sender<ScheduleNotification>,
     stale: AtomicBool,
+    version: AtomicU64,
 }
 
 impl SharedEngine {
     /// Shares `engine`.
     pub fn new(engine: Engine) -> Arc<Self> {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Arc::new(Self { engine: RwLock::new(engine), events, stale: AtomicBool::new(false) })
+        Arc::new(Self {
+            engine: RwLock::new(engine),
+            events,
+            stale: AtomicBool::new(false),
+            version: AtomicU64::new(0),
+        })
     }
 
     /// Read access for queries; hold it briefly.
@@ -76,6 +82,7 @@ impl SharedEngine {
     {
         let mut engine = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let changes = engine.apply(notification)?;
+        self.version.fetch_add(1, Ordering::Release);
         persist(&mut engine)?;
         telemetry::record_engine(&engine);
         for event in notifications(&engine, &changes) {
@@ -87,7 +94,15 @@ impl SharedEngine {
 
     /// Runs `update` with write access (finality updates, commits).
     pub fn update<R>(&self, update: impl FnOnce(&mut Engine) -> R) -> R {
-        update(&mut self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        let mut engine = self.engine.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.version.fetch_add(1, Ordering::Release);
+        update(&mut engine)
+    }
+
+    /// A number that changes whenever the engine may have changed: caches derived from the
+    /// engine are valid while it stays the same. Read it while holding [`Self::read`].
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     /// A receiver of every schedule change from now on.

@@ -105,8 +105,10 @@ async fn sigkilled_follower_resumes_from_its_head_and_matches_a_fresh_one() {
     let fresh = Follow::start(&devnet, &dir.path().join("fresh"));
     fresh.synced_to(&devnet).await;
     for chain_id in SAMPLE_ROLLUPS.map(ChainId::from) {
-        let resumed = second.client.get_schedule(chain_id, None, Some(1024)).await.unwrap();
-        let expected = fresh.client.get_schedule(chain_id, None, Some(1024)).await.unwrap();
+        let resumed =
+            second.client.get_schedule(chain_id, None, Some(1024)).await.unwrap().decode().unwrap();
+        let expected =
+            fresh.client.get_schedule(chain_id, None, Some(1024)).await.unwrap().decode().unwrap();
         assert!(!expected.is_empty());
         assert_eq!(resumed, expected, "rollup {chain_id}");
     }

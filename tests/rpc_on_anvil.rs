@@ -40,7 +40,12 @@ async fn every_served_entry_equals_the_contracts_answer() {
     let oldest = shared.read().oldest_served().unwrap().0;
     let mut checked = 0;
     for chain_id in SAMPLE_ROLLUPS.map(ChainId::from) {
-        let entries = client.get_schedule(chain_id, Some(oldest), Some(1024)).await.unwrap();
+        let entries = client
+            .get_schedule(chain_id, Some(oldest), Some(1024))
+            .await
+            .unwrap()
+            .decode()
+            .unwrap();
         assert_eq!(entries.len() as u64, fixed_until - oldest + 1, "every served slot");
         for entry in &entries {
             devnet.assert_matches_contract(chain_id, entry).await;
