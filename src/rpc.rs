@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::{Arc, Mutex},
+    sync::{Arc, RwLock},
 };
 use tokio::sync::broadcast::error::RecvError;
 
@@ -161,24 +161,58 @@ pub trait LookaheadApi {
 /// `lookahead_getSchedule`'s result: the entries as JSON, assembled on the server from
 /// per-window entries serialized once (the same upcoming windows are asked for again and
 /// again). [`ScheduleEntries::decode`] gives the typed entries.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ScheduleEntries(Box<RawValue>);
+#[derive(Clone, Debug)]
+pub struct ScheduleEntries(Parts);
+
+#[derive(Clone, Debug)]
+enum Parts {
+    /// On the server: slices of cached windows, written out without copying or re-parsing.
+    Served(Vec<(SerializedWindow, std::ops::Range<usize>)>),
+    /// On a client: the JSON array as received.
+    Received(Box<RawValue>),
+}
 
 impl ScheduleEntries {
     /// The entries.
     pub fn decode(&self) -> Result<Vec<ScheduleEntry>, serde_json::Error> {
-        serde_json::from_str(self.0.get())
+        match &self.0 {
+            Parts::Received(raw) => serde_json::from_str(raw.get()),
+            Parts::Served(_) => serde_json::from_str(&serde_json::to_string(self)?),
+        }
+    }
+}
+
+impl Serialize for ScheduleEntries {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match &self.0 {
+            Parts::Received(raw) => raw.serialize(serializer),
+            Parts::Served(parts) => {
+                let mut seq = serializer.serialize_seq(None)?;
+                for (window, range) in parts {
+                    for entry in &window[range.clone()] {
+                        seq.serialize_element(&**entry)?;
+                    }
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ScheduleEntries {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(|raw| Self(Parts::Received(raw)))
     }
 }
 
 /// One window's entries, each serialized to JSON.
-type SerializedWindow = Arc<[Box<str>]>;
+type SerializedWindow = Arc<[Box<RawValue>]>;
 
 /// Serialized entries of whole windows, by rollup, valid for one engine version.
 #[derive(Debug, Default)]
 struct EntryCache {
-    windows: Mutex<CachedWindows>,
+    windows: RwLock<CachedWindows>,
 }
 
 /// The cache's content: the engine version it was computed for, and the windows.
@@ -198,12 +232,13 @@ impl EntryCache {
         chain_id: ChainId,
         window: Window,
     ) -> Result<SerializedWindow, QueryError> {
-        let mut cache = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.version != version {
-            *cache = CachedWindows { version, windows: HashMap::new() };
-        }
-        if let Some(entries) = cache.windows.get(&(chain_id, window)) {
-            return Ok(Arc::clone(entries));
+        {
+            let cache = self.windows.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if cache.version == version
+                && let Some(entries) = cache.windows.get(&(chain_id, window))
+            {
+                return Ok(Arc::clone(entries));
+            }
         }
         let clock = &engine.config().clock;
         let first = clock.first_slot(window).ok_or(QueryError::NotSynced)?;
@@ -211,8 +246,12 @@ impl EntryCache {
         let entries: SerializedWindow = engine
             .schedule(chain_id, first, count)?
             .iter()
-            .map(|entry| serde_json::to_string(entry).expect("entries serialize").into_boxed_str())
+            .map(|entry| serde_json::value::to_raw_value(entry).expect("entries serialize"))
             .collect();
+        let mut cache = self.windows.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.version != version {
+            *cache = CachedWindows { version, windows: HashMap::new() };
+        }
         cache.windows.insert((chain_id, window), Arc::clone(&entries));
         Ok(entries)
     }
@@ -249,10 +288,6 @@ fn slot_count(count: Option<u64>) -> RpcResult<usize> {
             Err(invalid_params(format!("count {count} is above the maximum of {MAX_QUERY_SLOTS}")))
         }
     }
-}
-
-fn internal(message: String) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(jsonrpsee::types::error::INTERNAL_ERROR_CODE, message, None::<()>)
 }
 
 fn invalid_params(message: String) -> ErrorObjectOwned {
@@ -304,8 +339,7 @@ impl LookaheadApiServer for LookaheadRpc {
         let slots = engine.served_slots(chain_id, from, count).map_err(query_error)?;
         let version = self.shared.version();
         let clock = engine.config().clock;
-        let mut json = String::with_capacity(200 * slots.clone().count() + 2);
-        json.push('[');
+        let mut parts = Vec::new();
         let mut slot = slots.start;
         while slot < slots.end {
             let window = clock.window_of(Slot(slot));
@@ -313,21 +347,14 @@ impl LookaheadApiServer for LookaheadRpc {
             let entries =
                 self.cache.window(&engine, version, chain_id, window).map_err(query_error)?;
             let end = slots.end.min(first + entries.len() as u64);
-            let part = entries
-                .get((slot - first) as usize..(end.max(slot) - first) as usize)
-                .filter(|part| !part.is_empty())
-                .ok_or_else(|| query_error(QueryError::NotSynced))?;
-            for entry in part {
-                if json.len() > 1 {
-                    json.push(',');
-                }
-                json.push_str(entry);
+            let range = (slot - first) as usize..(end.max(slot) - first) as usize;
+            if range.is_empty() || range.end > entries.len() {
+                return Err(query_error(QueryError::NotSynced));
             }
+            parts.push((entries, range));
             slot = end;
         }
-        json.push(']');
-        let raw = RawValue::from_string(json).map_err(|error| internal(error.to_string()))?;
-        Ok(ScheduleEntries(raw))
+        Ok(ScheduleEntries(Parts::Served(parts)))
     }
 
     fn get_sequencer(&self, chain_id: ChainId, slot: u64) -> RpcResult<ScheduleEntry> {
