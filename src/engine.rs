@@ -21,7 +21,7 @@ use crate::{
     registry::{Registry, Undo, decode_log},
     seed::Anchor,
 };
-use alloy_primitives::{Address, B256, BlockNumber, BloomInput, keccak256};
+use alloy_primitives::{Address, B256, BlockNumber, BloomInput, Log, keccak256};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use tracing::{debug, warn};
@@ -110,6 +110,20 @@ pub enum EngineError {
         hash: B256,
         /// The engine's head.
         head: Option<BlockRef>,
+    },
+    /// A fast-forward target is not after the head.
+    #[error("cannot fast-forward to block {number}: the head {head:?} is not before it")]
+    NotAhead {
+        /// The target.
+        number: BlockNumber,
+        /// The engine's head.
+        head: Option<BlockRef>,
+    },
+    /// A fast-forward was asked for while unfinalized blocks are in the journal.
+    #[error("cannot fast-forward: block {number} is not finalized yet")]
+    Unfinalized {
+        /// The oldest unfinalized processed block.
+        number: BlockNumber,
     },
     /// A reverted block is finalized or was never processed.
     #[error("cannot revert block {number} ({hash}): not in the undo journal")]
@@ -393,27 +407,65 @@ impl Engine {
     }
 
     fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo) {
-        let registry = self.config.registry;
-        let ours = block.logs.iter().enumerate().filter(|(_, log)| log.address == registry);
-        for (position, log) in ours {
-            let applied = decode_log(log, registry)
-                .and_then(|event| event.map(|event| self.state.registry.apply(&event)).transpose());
-            match applied {
-                Ok(None) => {}
-                Ok(Some(undo)) => {
-                    self.dirty.undo(&undo);
-                    entry.registry.push(undo);
-                    self.stats.events_applied += 1;
-                }
-                Err(error) => {
-                    self.stats.logs_skipped += 1;
-                    warn!(
-                        target: "lookahead::engine",
-                        block = block.number, log = position, %error, "skipped registry log"
-                    );
-                }
+        for (position, log) in block.logs.iter().enumerate() {
+            if let Some(undo) = self.apply_log(block.number, position, log) {
+                entry.registry.push(undo);
             }
         }
+    }
+
+    /// Applies one log if it is the registry's; skips (with a warning and a count) one that
+    /// does not decode or apply.
+    fn apply_log(&mut self, block: BlockNumber, position: usize, log: &Log) -> Option<Undo> {
+        let registry = self.config.registry;
+        if log.address != registry {
+            return None;
+        }
+        let applied = decode_log(log, registry)
+            .and_then(|event| event.map(|event| self.state.registry.apply(&event)).transpose());
+        match applied {
+            Ok(undo) => {
+                let undo = undo?;
+                self.dirty.undo(&undo);
+                self.stats.events_applied += 1;
+                Some(undo)
+            }
+            Err(error) => {
+                self.stats.logs_skipped += 1;
+                warn!(target: "lookahead::engine", block, log = position, %error, "skipped registry log");
+                None
+            }
+        }
+    }
+
+    /// Catches up over finalized history without processing every block: applies the registry
+    /// `logs` of blocks after the head up to `to` (in chain order, as `eth_getLogs` returns
+    /// them) and makes `to` the new head. No anchors are fixed for the windows this skips —
+    /// the blocks that follow `to` fix the ones that will be served — and nothing is kept to
+    /// undo it, so `to` must be finalized and the journal empty (every processed block final).
+    pub fn fast_forward<'a>(
+        &mut self,
+        to: Head,
+        logs: impl IntoIterator<Item = (BlockNumber, &'a Log)>,
+    ) -> Result<(), EngineError> {
+        let head = self.head().map(|head| BlockRef { number: head.number, hash: head.hash });
+        if head.is_some_and(|head| head.number >= to.number) {
+            return Err(EngineError::NotAhead { number: to.number, head });
+        }
+        if let Some(entry) = self.state.journal.entries().next() {
+            return Err(EngineError::Unfinalized { number: entry.head.number });
+        }
+        for (position, (block, log)) in logs.into_iter().enumerate() {
+            if block > to.number || head.is_some_and(|head| block <= head.number) {
+                continue;
+            }
+            self.apply_log(block, position, log);
+        }
+        self.state.journal = Journal::from_parts(Some(to), []);
+        self.stats.blocks_processed +=
+            to.number - head.map_or(self.config.deployment_block, |h| h.number);
+        self.next_boundary = self.boundary_after_head();
+        Ok(())
     }
 
     /// Sets `parent` as the anchor of the windows whose boundary `head` is the first to reach.

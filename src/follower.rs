@@ -34,6 +34,11 @@ use tracing::{debug, info, warn};
 
 /// Headers fetched per batch (and per notification while catching up).
 pub const BATCH_BLOCKS: u64 = 256;
+/// Blocks per `eth_getLogs` while skipping finalized history (halved when a node refuses).
+const LOG_RANGE: u64 = 10_000;
+/// Windows before the node's head that are always processed block by block: enough for every
+/// served window to get its anchor from real blocks (served windows reach two back).
+const TAIL_WINDOWS: u64 = 5;
 /// Header requests in flight at once.
 const CONCURRENT_REQUESTS: usize = 16;
 /// The longest wait between retries after failures.
@@ -158,6 +163,7 @@ impl Follower {
 
     /// Catches up with the node's head (in batches) and its finality.
     pub async fn sync(&mut self) -> Result<(), FollowerError> {
+        self.skip_finalized_history().await?;
         loop {
             let progress = self.sync_batch().await?;
             let head = self.shared.read().head().map_or(0, |h| h.number);
@@ -214,6 +220,63 @@ impl Follower {
         };
         self.apply(notification)?;
         Ok(SyncProgress { applied, ..progress })
+    }
+
+    /// When far behind, applies the registry's logs of finalized history from `eth_getLogs`
+    /// ranges and fetches a single header, instead of every block: only the last
+    /// [`TAIL_WINDOWS`] windows before the node's head are then processed block by block.
+    /// Needs a node that reports a finalized block, and an engine with nothing unfinalized.
+    pub async fn skip_finalized_history(&mut self) -> Result<(), FollowerError> {
+        let (first, window_slots, journal_empty) = {
+            let engine = self.shared.read();
+            let first = engine.head().map_or(self.start_block, |head| head.number + 1);
+            let journal_empty = engine.state().journal.entries().len() == 0;
+            (first, engine.config().clock.window_slots(), journal_empty)
+        };
+        let Some(finalized) = self.tagged(BlockNumberOrTag::Finalized).await else { return Ok(()) };
+        let node_head = self.call("eth_blockNumber", self.provider.get_block_number()).await?;
+        let tail = TAIL_WINDOWS * window_slots;
+        let target = finalized.number.min(node_head.saturating_sub(tail));
+        if !journal_empty || target < first.saturating_add(tail) {
+            return Ok(());
+        }
+        let mut logs = Vec::new();
+        let mut from = first;
+        let mut range = LOG_RANGE;
+        while from <= target {
+            let to = target.min(from + range - 1);
+            let filter = Filter::new().address(self.registry).from_block(from).to_block(to);
+            match self.call("eth_getLogs", self.provider.get_logs(&filter)).await {
+                Ok(batch) => {
+                    info!(target: "lookahead::follower", from, to, target, events = batch.len(), "skipping finalized history");
+                    logs.extend(
+                        batch.into_iter().filter_map(|log| Some((log.block_number?, log.inner))),
+                    );
+                    from = to + 1;
+                }
+                Err(error) if range > 1 => {
+                    debug!(target: "lookahead::follower", %error, range, "narrowing the log range");
+                    range /= 2;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let header = self.header(target).await?.ok_or(FollowerError::MissingBlock(target))?;
+        let to = Head {
+            number: header.number,
+            hash: header.hash,
+            timestamp: header.timestamp,
+            prevrandao: header.mix_hash,
+        };
+        let store = &self.store;
+        self.shared.update(|engine| {
+            engine.fast_forward(to, logs.iter().map(|(block, log)| (*block, log)))?;
+            store.commit(engine)?;
+            telemetry::record_engine(engine);
+            Ok::<_, FollowerError>(())
+        })?;
+        info!(target: "lookahead::follower", number = to.number, "skipped to a finalized block");
+        Ok(())
     }
 
     /// Reads the node's safe and finalized blocks and hands them to the engine.

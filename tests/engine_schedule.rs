@@ -236,3 +236,33 @@ fn naive_lookahead_draws_from_the_head() {
         Err(QueryError::TooManySlots { requested: 2000, max: 1024 })
     );
 }
+
+#[test]
+fn fast_forward_applies_finalized_logs_without_processing_blocks() {
+    let blocks = registry_chain(30, 0);
+    let target = &blocks[19];
+    let to = sequencer_lookahead::Head {
+        number: target.number,
+        hash: target.hash,
+        timestamp: target.timestamp,
+        prevrandao: target.prevrandao,
+    };
+    let logs: Vec<_> =
+        blocks[..20].iter().flat_map(|b| b.logs.iter().map(move |log| (b.number, log))).collect();
+    let mut engine = Engine::new(chain::config(DEPLOYMENT));
+    engine.fast_forward(to, logs.iter().copied()).unwrap();
+    assert_eq!(engine.head().map(|h| h.number), Some(20));
+    assert_eq!(engine.state().registry.rollups().count(), 2);
+    assert_eq!(engine.fixed_until(), None, "skipped blocks fix no window");
+
+    engine.apply(&chain::committed(&blocks[20..])).unwrap();
+    let full = engine_over(&blocks);
+    let rollup = ChainId::from(10u64);
+    let from = engine.oldest_served().unwrap();
+    assert_eq!(engine.schedule(rollup, from, 1024), full.schedule(rollup, from, 1024));
+
+    assert!(matches!(engine.fast_forward(to, []), Err(EngineError::NotAhead { number: 20, .. })));
+    let mut later = to;
+    later.number = 40;
+    assert!(matches!(engine.fast_forward(later, []), Err(EngineError::Unfinalized { number: 21 })));
+}

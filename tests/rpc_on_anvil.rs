@@ -58,6 +58,43 @@ async fn every_served_entry_equals_the_contracts_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn follower_skips_finalized_history_and_still_matches_the_contract() {
+    let mut devnet = Devnet::start().await;
+    devnet.mine_slots(300, |slot| slot % 11 == 5).await;
+    let datadir = tempfile::tempdir().unwrap();
+    let (mut follower, shared) = devnet.follower(datadir.path()).await;
+    follower.skip_finalized_history().await.expect("skips");
+    let head = devnet.head().await;
+    {
+        let engine = shared.read();
+        let skipped_to = engine.head().expect("skipped to a finalized block").number;
+        assert!(
+            skipped_to + 5 * WINDOW_SLOTS <= head && skipped_to > 200,
+            "{skipped_to} of {head}"
+        );
+        assert_eq!(engine.state().journal.entries().len(), 0, "no block was processed one by one");
+        assert_eq!(engine.state().registry.rollups().count(), 3, "registrations from eth_getLogs");
+    }
+    follower.sync().await.expect("syncs");
+    let entries: Vec<_> = {
+        let engine = shared.read();
+        let oldest = engine.oldest_served().unwrap();
+        SAMPLE_ROLLUPS
+            .map(ChainId::from)
+            .into_iter()
+            .map(|chain_id| (chain_id, engine.schedule(chain_id, oldest, 1024).unwrap()))
+            .collect()
+    };
+    for (chain_id, entries) in entries {
+        assert!(entries.len() >= 12);
+        for entry in &entries {
+            devnet.assert_matches_contract(chain_id, entry).await;
+        }
+    }
+    devnet.anvil.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
     let mut devnet = Devnet::start().await;
     devnet.mine_slots(30, |_| false).await;
