@@ -16,7 +16,11 @@ use alloy::{
 };
 use alloy_primitives::{Address, BlockNumber, U256};
 use alloy_sol_types::{SolCall, SolConstructor};
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 use tokio::process::{Child, Command};
 
 /// The sample rollups' chain ids.
@@ -81,7 +85,7 @@ impl Anvil {
         slot_seconds: Option<u64>,
         slots_in_epoch: u64,
     ) -> Result<Self, DevnetError> {
-        let mut command = Command::new(path);
+        let mut command = Command::new(native_anvil(path));
         command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--slots-in-an-epoch", &slots_in_epoch.to_string()]);
@@ -110,6 +114,22 @@ impl Anvil {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The native binary behind the npm package's `anvil` launcher: the launcher is a Node script
+/// whose child would outlive a kill of the launcher. Other paths are returned as they are.
+pub fn native_anvil(path: &Path) -> PathBuf {
+    let native = path
+        .parent()
+        .filter(|bin| bin.file_name().is_some_and(|name| name == ".bin"))
+        .and_then(|bin| std::fs::read_dir(bin.parent()?.join("@foundry-rs")).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("anvil-"))
+        .map(|entry| entry.path().join("bin").join("anvil"))
+        .find(|candidate| candidate.is_file());
+    native.unwrap_or_else(|| path.to_path_buf())
 }
 
 /// Deploys the registry from `from` (an unlocked dev account) with the chain's genesis block

@@ -115,3 +115,36 @@ async fn sigkilled_follower_resumes_from_its_head_and_matches_a_fresh_one() {
     drop((second, fresh));
     devnet.anvil.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follower_serves_its_last_state_while_the_node_is_away_and_stops_on_ctrl_c() {
+    let mut devnet = Devnet::start().await;
+    devnet.mine_slots(24, |_| false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut follow = Follow::start(&devnet, &dir.path().join("data"));
+    let status = follow.synced_to(&devnet).await;
+    assert!(!status.stale);
+    let rollup = ChainId::from(SAMPLE_ROLLUPS[0]);
+    let before =
+        follow.client.get_schedule(rollup, None, Some(64)).await.unwrap().decode().unwrap();
+
+    devnet.anvil.stop().await;
+    let mut stale = false;
+    for _ in 0..100 {
+        if follow.client.status().await.unwrap().stale {
+            stale = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stale, "status says stale once the node is gone: {}", follow.log());
+    let during =
+        follow.client.get_schedule(rollup, None, Some(64)).await.unwrap().decode().unwrap();
+    assert_eq!(during, before, "the last state is still served");
+    assert!(follow.log().contains("sync failed"), "the failure is logged with its retry");
+
+    let interrupted = Command::new("kill").args(["-INT", &follow.child.id().to_string()]).status();
+    assert!(interrupted.unwrap().success());
+    let exit = follow.child.wait().unwrap();
+    assert!(exit.success(), "Ctrl-C exits 0, got {exit}: {}", follow.log());
+}

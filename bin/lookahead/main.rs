@@ -253,7 +253,7 @@ async fn serve_and_follow(
     let following = tokio::spawn(follower.run(Duration::from_millis(serve.poll_ms), async {
         let _ = stopped.await;
     }));
-    tokio::signal::ctrl_c().await.wrap_err("while waiting for Ctrl-C")?;
+    shutdown_signal().await?;
     info!("shutting down");
     let _ = stop.send(());
     following.await.wrap_err("the follower task failed")?;
@@ -334,6 +334,16 @@ async fn report_progress(shared: Arc<SharedEngine>) {
             "window from slot {} {verb} (anchor block {anchor}); slots where one operator sequences all sample rollups: {shared_slots:?}",
             event.from_slot
         );
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() -> eyre::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .wrap_err("while installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.wrap_err("while waiting for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
     }
 }
 
