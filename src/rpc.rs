@@ -40,6 +40,19 @@ pub const TOO_OLD: i32 = -39003;
 /// Not synced yet (registry deployment or first anchor not reached).
 pub const NOT_SYNCED: i32 = -39004;
 
+/// Every method of the namespace, as called over JSON-RPC.
+pub const METHOD_NAMES: [&str; 9] = [
+    "lookahead_status",
+    "lookahead_getSchedule",
+    "lookahead_getSequencer",
+    "lookahead_getSequencers",
+    "lookahead_getCrossSchedule",
+    "lookahead_nextSharedSlot",
+    "lookahead_naive",
+    "lookahead_subscribe",
+    "lookahead_unsubscribe",
+];
+
 /// Slots returned when a schedule query gives no count: one mainnet window.
 pub const DEFAULT_COUNT: u64 = 32;
 

@@ -13,7 +13,7 @@
 //! | `lookahead_rpc_requests_total{method, outcome}` | counter | RPC calls, `ok` or `error` |
 //! | `lookahead_rpc_request_duration_seconds{method}` | histogram | RPC latency |
 
-use crate::engine::Engine;
+use crate::{engine::Engine, rpc::METHOD_NAMES};
 use jsonrpsee::{
     MethodResponse,
     core::middleware::{Batch, Notification, RpcServiceT},
@@ -95,16 +95,5 @@ where
 
 /// The method's name if it is one of ours, else `other`.
 fn method_label(method: &str) -> &'static str {
-    const METHODS: [&str; 9] = [
-        "lookahead_status",
-        "lookahead_getSchedule",
-        "lookahead_getSequencer",
-        "lookahead_getSequencers",
-        "lookahead_getCrossSchedule",
-        "lookahead_nextSharedSlot",
-        "lookahead_naive",
-        "lookahead_subscribe",
-        "lookahead_unsubscribe",
-    ];
-    METHODS.into_iter().find(|known| *known == method).unwrap_or("other")
+    METHOD_NAMES.into_iter().find(|known| *known == method).unwrap_or("other")
 }

@@ -12,17 +12,6 @@ use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
 
 const REQUESTS: usize = 10_000;
-const METHODS: [&str; 9] = [
-    "lookahead_status",
-    "lookahead_getSchedule",
-    "lookahead_getSequencer",
-    "lookahead_getSequencers",
-    "lookahead_getCrossSchedule",
-    "lookahead_nextSharedSlot",
-    "lookahead_naive",
-    "lookahead_subscribe",
-    "lookahead_nonexistent",
-];
 /// Parse error, invalid request, method not found, invalid params, and the spec's codes.
 const ALLOWED_CODES: [i64; 8] = [-32700, -32600, -32601, -32602, -39001, -39002, -39003, -39004];
 
@@ -58,7 +47,9 @@ fn value(rng: &mut StdRng) -> Value {
 }
 
 fn request(rng: &mut StdRng, id: usize) -> String {
-    let method = METHODS[rng.random_range(0..METHODS.len())];
+    let methods = rpc::METHOD_NAMES.len();
+    let method =
+        rpc::METHOD_NAMES.get(rng.random_range(0..=methods)).unwrap_or(&"lookahead_nonexistent");
     let params: Value = match rng.random_range(0..5) {
         0 => json!([]),
         1 => json!({"unexpected": value(rng)}),
