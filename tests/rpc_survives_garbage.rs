@@ -68,7 +68,7 @@ fn request(rng: &mut StdRng, id: usize) -> String {
     }
 }
 
-/// jsonrpsee answers a subscription over plain HTTP with -32603: subscriptions need WebSocket.
+/// jsonrpsee answers (un)subscribing over plain HTTP with -32603: subscriptions need WebSocket.
 const SUBSCRIPTION_OVER_HTTP: i64 = -32603;
 
 fn check(request: &str, answer: &Value) {
