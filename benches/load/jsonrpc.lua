@@ -1,18 +1,14 @@
--- wrk script: POSTs one JSON-RPC request, given as the BODY environment variable, and counts
--- answers that are not a JSON-RPC result (so a benchmark of errors is not mistaken for one of
--- results).
+-- wrk script: POSTs one JSON-RPC request, given as the BODY environment variable, and prints
+-- p50, p99 and requests/s. Answers are not inspected here (a Lua callback per response would
+-- cost wrk time in proportion to the answer's size, on the cores the servers share); `run`
+-- checks the answer with curl before loading.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = os.getenv("BODY")
 
-local failures = 0
-response = function(status, headers, body)
-  if status ~= 200 or not string.find(body, '"result"', 1, true) then
-    failures = failures + 1
-  end
-end
-
 done = function(summary, latency, requests)
-  io.write(string.format("p50 %.0f us, p99 %.0f us, %.0f requests/s, %d non-result answers\n",
-    latency:percentile(50), latency:percentile(99), summary.requests / (summary.duration / 1e6), failures))
+  io.write(string.format("p50 %.0f us, p99 %.0f us, %.0f requests/s, %d errors\n",
+    latency:percentile(50), latency:percentile(99), summary.requests / (summary.duration / 1e6),
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status
+      + summary.errors.timeout))
 end
