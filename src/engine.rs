@@ -462,8 +462,8 @@ impl Engine {
             self.apply_log(block, position, log);
         }
         self.state.journal = Journal::from_parts(Some(to), []);
-        self.stats.blocks_processed +=
-            to.number - head.map_or(self.config.deployment_block, |h| h.number);
+        let from = head.map_or(self.config.deployment_block, |head| head.number);
+        self.stats.blocks_processed += to.number.saturating_sub(from);
         self.next_boundary = self.boundary_after_head();
         Ok(())
     }
