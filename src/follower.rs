@@ -417,11 +417,20 @@ impl Follower {
         what: &'static str,
         request: impl IntoFuture<Output = Result<T, TransportError>>,
     ) -> Result<T, FollowerError> {
-        match tokio::time::timeout(self.timeout, request.into_future()).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(source)) => Err(FollowerError::Node { what, source }),
-            Err(_) => Err(FollowerError::Timeout { what, timeout: self.timeout }),
-        }
+        request_with_timeout(what, self.timeout, request).await
+    }
+}
+
+/// Awaits a node request for at most `timeout`, naming it in the error.
+async fn request_with_timeout<T>(
+    what: &'static str,
+    timeout: Duration,
+    request: impl IntoFuture<Output = Result<T, TransportError>>,
+) -> Result<T, FollowerError> {
+    match tokio::time::timeout(timeout, request.into_future()).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(source)) => Err(FollowerError::Node { what, source }),
+        Err(_) => Err(FollowerError::Timeout { what, timeout }),
     }
 }
 
@@ -450,18 +459,13 @@ pub async fn find_deployment_block(
     timeout: Duration,
 ) -> Result<BlockNumber, FollowerError> {
     let has_code = |number: BlockNumber| async move {
-        let code = provider.get_code_at(registry).block_id(number.into()).into_future();
-        match tokio::time::timeout(timeout, code).await {
-            Ok(Ok(code)) => Ok(!code.is_empty()),
-            Ok(Err(source)) => Err(FollowerError::Node { what: "eth_getCode", source }),
-            Err(_) => Err(FollowerError::Timeout { what: "eth_getCode", timeout }),
-        }
+        let code = provider.get_code_at(registry).block_id(number.into());
+        Ok::<_, FollowerError>(
+            !request_with_timeout("eth_getCode", timeout, code).await?.is_empty(),
+        )
     };
-    let latest = match tokio::time::timeout(timeout, provider.get_block_number()).await {
-        Ok(Ok(latest)) => latest,
-        Ok(Err(source)) => return Err(FollowerError::Node { what: "eth_blockNumber", source }),
-        Err(_) => return Err(FollowerError::Timeout { what: "eth_blockNumber", timeout }),
-    };
+    let latest =
+        request_with_timeout("eth_blockNumber", timeout, provider.get_block_number()).await?;
     if !has_code(latest).await? {
         return Err(FollowerError::Registry(format!("no contract at {registry}")));
     }
@@ -484,11 +488,7 @@ async fn view<C: SolCall>(
     timeout: Duration,
 ) -> Result<C::Return, FollowerError> {
     let request = TransactionRequest::default().with_to(registry).with_input(call.abi_encode());
-    let output = match tokio::time::timeout(timeout, provider.call(request).into_future()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(source)) => return Err(FollowerError::Node { what: "eth_call", source }),
-        Err(_) => return Err(FollowerError::Timeout { what: "eth_call", timeout }),
-    };
+    let output = request_with_timeout("eth_call", timeout, provider.call(request)).await?;
     C::abi_decode_returns(&output).map_err(|error| {
         FollowerError::Registry(format!("{registry} is not a SequencerRegistry: {error}"))
     })
