@@ -9,9 +9,10 @@ use crate::{
     follower::{FollowerError, read_clock},
 };
 use alloy::{
-    network::TransactionBuilder,
-    providers::{DynProvider, Provider},
+    network::{EthereumWallet, TransactionBuilder},
+    providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
+    signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English},
     transports::TransportError,
 };
 use alloy_primitives::{Address, BlockNumber, U256};
@@ -23,12 +24,21 @@ use std::{
 };
 use tokio::process::{Child, Command};
 
+/// The test mnemonic whose accounts anvil and `reth --dev` fund.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// How many dev accounts the samples use: the deployer and rollup admin (0) and five operators.
+pub const DEV_ACCOUNTS: u32 = 7;
+
 /// The sample rollups' chain ids.
 pub const SAMPLE_ROLLUPS: [u64; 3] = [101, 102, 103];
 
-/// Which dev accounts (by index in `eth_accounts`) sequence each sample rollup. Operator 1 is
+/// Which dev accounts (by index in [`dev_signers`]) sequence each sample rollup. Operator 1 is
 /// on all three, so some slots have one operator for every rollup; 2 is on 101 and 103.
-const SAMPLE_OPERATORS: [&[usize]; 3] = [&[1, 2, 3], &[1, 4], &[1, 2, 5]];
+pub const SAMPLE_OPERATORS: [&[usize]; 3] = [&[1, 2, 3], &[1, 4], &[1, 2, 5]];
+
+/// The default port base of the sample endpoints: operator `i` registers port `9600 + i`.
+pub const SAMPLE_PORT_BASE: u16 = 9600;
 
 /// The bond the samples post, in wei.
 const SAMPLE_BOND: u64 = 1_000_000_000_000_000_000;
@@ -65,6 +75,42 @@ pub enum DevnetError {
 
 fn node(what: &'static str) -> impl FnOnce(TransportError) -> DevnetError {
     move |source| DevnetError::Node { what, source }
+}
+
+/// The first `count` accounts of [`DEV_MNEMONIC`] (`m/44'/60'/0'/0/i`), the same keys anvil and
+/// `reth --dev` fund; signing locally works on nodes that keep no unlocked accounts.
+pub fn dev_signers(count: u32) -> Vec<PrivateKeySigner> {
+    (0..count)
+        .map(|index| {
+            MnemonicBuilder::<English>::default()
+                .phrase(DEV_MNEMONIC)
+                .index(index)
+                .and_then(|builder| builder.build())
+                .expect("the test mnemonic and its first indices derive")
+        })
+        .collect()
+}
+
+/// A wallet holding `signers`, for a provider that signs the devnet's transactions.
+pub fn dev_wallet(signers: &[PrivateKeySigner]) -> EthereumWallet {
+    let mut wallet = EthereumWallet::default();
+    for signer in signers {
+        wallet.register_signer(signer.clone());
+    }
+    wallet
+}
+
+/// Connects to a dev node (anvil or `reth --dev`) with a provider that signs for the first
+/// [`DEV_ACCOUNTS`] dev accounts; returns it and their addresses.
+pub async fn connect_dev(url: &str) -> Result<(DynProvider, Vec<Address>), DevnetError> {
+    let signers = dev_signers(DEV_ACCOUNTS);
+    let accounts = signers.iter().map(|signer| signer.address()).collect();
+    let provider = ProviderBuilder::new()
+        .wallet(dev_wallet(&signers))
+        .connect(url)
+        .await
+        .map_err(node("connecting to the dev node"))?;
+    Ok((provider.erased(), accounts))
 }
 
 /// A running anvil, killed when dropped.
@@ -132,7 +178,7 @@ pub fn native_anvil(path: &Path) -> PathBuf {
     native.unwrap_or_else(|| path.to_path_buf())
 }
 
-/// Deploys the registry from `from` (an unlocked dev account) with the chain's genesis block
+/// Deploys the registry from `from` (a dev account the provider can sign for) with the chain's genesis block
 /// time as `genesisTime`; returns its address, deployment block and clock.
 pub async fn deploy_registry(
     provider: &DynProvider,
@@ -167,17 +213,29 @@ pub async fn deploy_registry(
     Ok((registry, block, clock))
 }
 
-/// Registers [`SAMPLE_ROLLUPS`] (admin: account 0) and their sequencers (dev accounts, each
-/// its own signer, with placeholder endpoints), all in the next block or two.
+/// Whether `address` holds code: a dev node restarted on its datadir keeps its registry.
+pub async fn has_code(provider: &DynProvider, address: Address) -> Result<bool, DevnetError> {
+    let code = provider.get_code_at(address).await.map_err(node("reading code"))?;
+    Ok(!code.is_empty())
+}
+
+/// Registers [`SAMPLE_ROLLUPS`] (admin: `accounts[0]`), then their sequencers (`accounts[1..]`,
+/// each its own signer, with the endpoint [`sample_endpoint`]), in the next blocks. The
+/// provider must sign for [`DEV_ACCOUNTS`] accounts.
 pub async fn register_samples(
     provider: &DynProvider,
     registry: Address,
+    accounts: &[Address],
+    endpoint_port_base: u16,
 ) -> Result<(), DevnetError> {
-    let accounts = provider.get_accounts().await.map_err(node("reading dev accounts"))?;
-    if accounts.len() < 7 {
-        return Err(DevnetError::Transaction("the node has fewer than 7 dev accounts".into()));
+    if accounts.len() < DEV_ACCOUNTS as usize {
+        return Err(DevnetError::Transaction(format!(
+            "the samples need {DEV_ACCOUNTS} dev accounts, got {}",
+            accounts.len()
+        )));
     }
-    let mut calls: Vec<(Address, U256, Vec<u8>)> = Vec::new();
+    let mut rollups = Vec::new();
+    let mut sequencers = Vec::new();
     for (rollup, operators) in SAMPLE_ROLLUPS.iter().zip(SAMPLE_OPERATORS) {
         let chain_id = U256::from(*rollup);
         let register_rollup = SequencerRegistry::registerRollupCall {
@@ -185,16 +243,32 @@ pub async fn register_samples(
             admin: accounts[0],
             minBond: U256::from(SAMPLE_BOND),
         };
-        calls.push((accounts[0], U256::ZERO, register_rollup.abi_encode()));
+        rollups.push((accounts[0], U256::ZERO, register_rollup.abi_encode()));
         for &operator in operators {
             let register = SequencerRegistry::registerCall {
                 chainId: chain_id,
                 signer: accounts[operator],
-                rpcUrl: format!("http://127.0.0.1:{}", 9600 + operator),
+                rpcUrl: sample_endpoint(endpoint_port_base, operator),
             };
-            calls.push((accounts[operator], U256::from(SAMPLE_BOND), register.abi_encode()));
+            sequencers.push((accounts[operator], U256::from(SAMPLE_BOND), register.abi_encode()));
         }
     }
+    // The rollups first: a node estimates the registrations' gas on its latest state.
+    send_all(provider, registry, rollups).await?;
+    send_all(provider, registry, sequencers).await
+}
+
+/// The endpoint the sample sequencer of dev account `operator` registers.
+pub fn sample_endpoint(port_base: u16, operator: usize) -> String {
+    format!("http://127.0.0.1:{}", usize::from(port_base) + operator)
+}
+
+/// Sends the calls to `registry` and waits until every one is mined and succeeded.
+async fn send_all(
+    provider: &DynProvider,
+    registry: Address,
+    calls: Vec<(Address, U256, Vec<u8>)>,
+) -> Result<(), DevnetError> {
     let mut pending = Vec::new();
     for (from, value, input) in calls {
         let tx = TransactionRequest::default()

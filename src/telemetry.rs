@@ -41,17 +41,23 @@ pub fn record_lag(node_head: u64, engine_head: u64) {
 }
 
 /// A jsonrpsee RPC middleware that counts and times every call by method. Method names
-/// outside the `lookahead_` namespace are recorded as `other`, so no client can grow the label
-/// set.
+/// outside the `lookahead_` namespace are recorded as `other` (so no client can grow the label
+/// set), or not at all on a server that counts its own methods (Reth's).
 #[derive(Clone, Debug)]
 pub struct RpcMetrics<S> {
     service: S,
+    count_others: bool,
 }
 
 impl<S> RpcMetrics<S> {
     /// Wraps `service`; use with `RpcServiceBuilder::new().layer_fn(RpcMetrics::new)`.
     pub const fn new(service: S) -> Self {
-        Self { service }
+        Self { service, count_others: true }
+    }
+
+    /// Wraps `service`, recording only the `lookahead_` methods.
+    pub const fn lookahead_only(service: S) -> Self {
+        Self { service, count_others: false }
     }
 }
 
@@ -69,7 +75,11 @@ where
     ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
         let service = self.service.clone();
         let method = method_label(request.method_name());
+        let record = self.count_others || method != OTHER;
         async move {
+            if !record {
+                return service.call(request).await;
+            }
             let start = Instant::now();
             let response = service.call(request).await;
             let outcome = if response.is_success() { "ok" } else { "error" };
@@ -93,7 +103,10 @@ where
     }
 }
 
-/// The method's name if it is one of ours, else `other`.
+/// The label of methods outside the namespace.
+const OTHER: &str = "other";
+
+/// The method's name if it is one of ours, else [`OTHER`].
 fn method_label(method: &str) -> &'static str {
-    METHOD_NAMES.into_iter().find(|known| *known == method).unwrap_or("other")
+    METHOD_NAMES.into_iter().find(|known| *known == method).unwrap_or(OTHER)
 }

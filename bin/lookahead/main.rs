@@ -7,10 +7,12 @@
 //! cast rpc --rpc-url http://127.0.0.1:8547 lookahead_getSchedule 0x65
 //! ```
 
+mod preconf;
+
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy_primitives::Address;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use eyre::{WrapErr, bail, eyre};
+use eyre::{WrapErr, bail};
 use sequencer_lookahead::{
     ChainId, Engine, EngineConfig, SlotClock, Store,
     devnet::{self, Anvil, SAMPLE_ROLLUPS},
@@ -45,6 +47,12 @@ enum Command {
     /// Start anvil, deploy the registry with sample rollups and sequencers, follow it and serve
     /// `lookahead_*`: the quickest way to see live schedules.
     Devnet(DevnetArgs),
+    /// Run the reference preconf sequencer: `preconf_lock` / `confirm` / `release` /
+    /// `getPromises` for the rollups whose registered signer is `--key`.
+    Sequencer(preconf::SequencerArgs),
+    /// Run the bundle gateway: `gateway_sendBundle` routes a cross-rollup bundle to the slot's
+    /// sequencers with lock, then confirm.
+    Gateway(preconf::GatewayArgs),
 }
 
 /// Networks with known beacon genesis times; `dev` takes its timing from the registry.
@@ -130,6 +138,9 @@ struct DevnetArgs {
     /// Where the engine's database lives (default: a fresh temporary directory).
     #[arg(long)]
     datadir: Option<PathBuf>,
+    /// The sample sequencers register `http://127.0.0.1:<base + account index>` (9601..9605).
+    #[arg(long, default_value_t = devnet::SAMPLE_PORT_BASE)]
+    sequencer_port_base: u16,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -147,6 +158,8 @@ async fn main() -> eyre::Result<()> {
     match Cli::parse().command {
         Command::Follow(args) => follow(args).await,
         Command::Devnet(args) => run_devnet(args).await,
+        Command::Sequencer(args) => preconf::run_sequencer(args).await,
+        Command::Gateway(args) => preconf::run_gateway(args).await,
     }
 }
 
@@ -271,13 +284,12 @@ async fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
         Anvil::start(&anvil_path, args.anvil_port, Some(args.slot_seconds), args.window_slots)
             .await
             .wrap_err("while starting anvil")?;
-    let provider = connect(&anvil.url).await?;
-    let deployer =
-        *provider.get_accounts().await?.first().ok_or_else(|| eyre!("anvil has no accounts"))?;
+    let (provider, accounts) = devnet::connect_dev(&anvil.url).await?;
     let (registry, deployment_block, clock) =
-        devnet::deploy_registry(&provider, deployer, args.slot_seconds, args.window_slots).await?;
+        devnet::deploy_registry(&provider, accounts[0], args.slot_seconds, args.window_slots)
+            .await?;
     info!(%registry, deployment_block, "registry deployed");
-    devnet::register_samples(&provider, registry).await?;
+    devnet::register_samples(&provider, registry, &accounts, args.sequencer_port_base).await?;
     info!(rollups = ?SAMPLE_ROLLUPS, "sample rollups and sequencers registered; active 3 windows from now");
 
     let temporary = tempfile_dir()?;

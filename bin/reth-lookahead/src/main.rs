@@ -3,88 +3,66 @@
 //!
 //! ```text
 //! reth-lookahead node --chain holesky --http --ws --lookahead.registry 0x…
+//! reth-lookahead node --dev --dev.block-time 1s --http --lookahead.devnet
 //! cast rpc --rpc-url http://127.0.0.1:8545 lookahead_getSchedule 0x65
 //! ```
 //!
 //! Only the host glue lives here: [`exex`] converts Reth's notifications to the engine's and
-//! acknowledges blocks once they are durable; `main` extends Reth's CLI and wires the engine,
-//! its database (`<datadir>/lookahead/`) and the RPC module into the node.
+//! acknowledges blocks once they are durable; [`args`] holds the flags; `main` wires the engine,
+//! its database (`<datadir>/lookahead/`), the RPC module and its metrics into the node, and with
+//! `--lookahead.devnet` deploys the registry and sample sequencers onto the dev chain.
 
+mod args;
 mod exex;
 
 use alloy_primitives::Address;
+use args::LookaheadArgs;
 use clap::Parser;
 use eyre::{WrapErr, bail};
+use jsonrpsee::server::middleware::rpc::RpcService;
 use reth_ethereum::{
     cli::{Cli, chainspec::EthereumChainSpecParser},
-    node::{EthereumNode, builder::NodeHandleFor},
+    node::{EthereumAddOns, EthereumNode},
 };
 use sequencer_lookahead::{
-    EngineConfig, SlotClock, Store, rpc::LookaheadApiServer, rpc::LookaheadRpc,
+    EngineConfig, SlotClock, Store, devnet,
+    rpc::{LookaheadApiServer, LookaheadRpc},
     shared::SharedEngine,
+    telemetry::RpcMetrics,
 };
-
-/// The lookahead's flags, added to `reth node`.
-#[derive(Debug, Clone, clap::Args)]
-struct LookaheadArgs {
-    /// The `SequencerRegistry` address.
-    #[arg(long = "lookahead.registry")]
-    registry: Address,
-    /// The registry's deployment block; earlier blocks are skipped.
-    #[arg(long = "lookahead.from-block", default_value_t = 0)]
-    from_block: u64,
-    /// Genesis time of the slot clock (required on chains without a preset, e.g. `--dev`).
-    #[arg(long = "lookahead.genesis-time")]
-    genesis_time: Option<u64>,
-    /// Seconds per slot (required on chains without a preset).
-    #[arg(long = "lookahead.slot-seconds")]
-    slot_seconds: Option<u64>,
-    /// Slots per window.
-    #[arg(long = "lookahead.window-slots", default_value_t = 32)]
-    window_slots: u64,
-}
-
-impl LookaheadArgs {
-    /// The slot clock: the chain's preset, with any flag overriding it.
-    fn clock(&self, chain_id: u64) -> eyre::Result<SlotClock> {
-        let preset = match chain_id {
-            1 => Some(SlotClock::MAINNET),
-            11_155_111 => Some(SlotClock::SEPOLIA),
-            17_000 => Some(SlotClock::HOLESKY),
-            560_048 => Some(SlotClock::HOODI),
-            _ => None,
-        };
-        let (Some(genesis_time), Some(slot_seconds)) = (
-            self.genesis_time.or(preset.map(|p| p.genesis_time())),
-            self.slot_seconds.or(preset.map(|p| p.slot_seconds())),
-        ) else {
-            bail!(
-                "chain {chain_id} has no slot clock preset: pass --lookahead.genesis-time and --lookahead.slot-seconds"
-            );
-        };
-        Ok(SlotClock::new(genesis_time, slot_seconds, self.window_slots)?)
-    }
-}
+use tower::layer::layer_fn;
+use tracing::{error, info};
 
 fn main() -> eyre::Result<()> {
     Cli::<EthereumChainSpecParser, LookaheadArgs>::parse().run(async move |builder, args| {
-        let chain_id = builder.config().chain.chain().id();
-        let config = EngineConfig {
-            registry: args.registry,
-            deployment_block: args.from_block,
-            clock: args.clock(chain_id)?,
-        };
-        let datadir = builder.config().datadir().data_dir().join("lookahead");
+        let node_config = builder.config();
+        let chain_id = node_config.chain.chain().id();
+        if args.devnet && !node_config.dev.dev {
+            bail!("--lookahead.devnet deploys onto the dev chain: it needs --dev");
+        }
+        let dev_block_time = node_config.dev.block_time.map(|time| time.as_secs().max(1));
+        let config = args.engine_config(
+            chain_id,
+            node_config.chain.genesis().timestamp,
+            dev_block_time,
+        )?;
+        let datadir = node_config.datadir().data_dir().join("lookahead");
         std::fs::create_dir_all(&datadir)
             .wrap_err_with(|| format!("while creating {}", datadir.display()))?;
         let path = datadir.join("lookahead.redb");
         let (store, engine) = Store::open(&path, config)
             .wrap_err_with(|| format!("while opening {}", path.display()))?;
+        info!(target: "lookahead", path = %path.display(), registry = %config.registry, head = ?engine.head().map(|h| h.number), "lookahead engine opened");
         let shared = SharedEngine::new(engine);
         let rpc = LookaheadRpc::new(shared.clone());
 
-        let handle: NodeHandleFor<EthereumNode> = builder
-            .node(EthereumNode::default())
+        let handle = builder
+            .with_types::<EthereumNode>()
+            .with_components(EthereumNode::components())
+            .with_add_ons(
+                EthereumAddOns::default()
+                    .with_rpc_middleware(layer_fn(RpcMetrics::<RpcService>::lookahead_only)),
+            )
             .extend_rpc_modules(move |ctx| {
                 ctx.modules.merge_configured(rpc.into_rpc())?;
                 Ok(())
@@ -92,6 +70,50 @@ fn main() -> eyre::Result<()> {
             .install_exex("lookahead", async move |ctx| Ok(exex::run(ctx, shared, store)))
             .launch_with_debug_capabilities()
             .await?;
+
+        if args.devnet {
+            let Some(url) = handle.node.rpc_server_handle().http_url() else {
+                bail!("--lookahead.devnet sends its transactions over HTTP: add --http");
+            };
+            tokio::spawn(async move {
+                if let Err(error) = deploy_samples(&url, config).await {
+                    error!(target: "lookahead", %error, "devnet setup failed");
+                }
+            });
+        }
         handle.wait_for_node_exit().await
     })
+}
+
+/// Deploys the registry (unless it is there already, after a restart) and registers the sample
+/// rollups and sequencers, signing with the dev accounts.
+async fn deploy_samples(url: &str, config: EngineConfig) -> eyre::Result<()> {
+    let (provider, accounts) = devnet::connect_dev(url).await?;
+    if !devnet::has_code(&provider, config.registry).await? {
+        let (registry, deployment_block, clock) = devnet::deploy_registry(
+            &provider,
+            accounts[0],
+            config.clock.slot_seconds(),
+            config.clock.window_slots(),
+        )
+        .await?;
+        check_deployment(config, registry, clock)?;
+        devnet::register_samples(&provider, registry, &accounts, devnet::SAMPLE_PORT_BASE).await?;
+        info!(target: "lookahead", %registry, deployment_block, rollups = ?devnet::SAMPLE_ROLLUPS, "registry deployed and sample sequencers registered; active 3 windows from now");
+    } else {
+        info!(target: "lookahead", registry = %config.registry, "registry already deployed");
+    }
+    Ok(())
+}
+
+/// The registry must land where, and with the clock, the engine was configured to follow.
+fn check_deployment(config: EngineConfig, registry: Address, clock: SlotClock) -> eyre::Result<()> {
+    if registry != config.registry || clock != config.clock {
+        bail!(
+            "the registry landed at {registry} with clock {clock:?}, but the engine follows {} with {:?}: was dev account 0 used before?",
+            config.registry,
+            config.clock
+        );
+    }
+    Ok(())
 }
