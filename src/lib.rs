@@ -49,6 +49,7 @@ pub mod engine;
 pub mod follower;
 pub mod journal;
 pub mod notification;
+pub mod preconf;
 pub mod primitives;
 pub mod registry;
 pub mod rpc;

@@ -58,6 +58,9 @@ pub enum StoreError {
         /// The codec's error.
         source: postcard::Error,
     },
+    /// The promise store's writer thread failed or stopped.
+    #[error("promise writer: {0}")]
+    Writer(String),
     /// The database was written by another schema version.
     #[error("database schema version {found}, this build reads version {SCHEMA_VERSION}")]
     Version {
@@ -219,11 +222,11 @@ impl Store {
     }
 }
 
-fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
     postcard::to_allocvec(value).map_err(|source| StoreError::Codec { key: key.into(), source })
 }
 
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(bytes).map_err(|source| StoreError::Codec { key: key.into(), source })
 }
 

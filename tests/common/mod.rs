@@ -7,3 +7,4 @@ pub mod anvil;
 pub mod chain;
 pub mod evm;
 pub mod node;
+pub mod preconf;

@@ -1,0 +1,161 @@
+//! `lookahead sequencer` and `lookahead gateway`: the reference preconf sequencer and the
+//! bundle gateway as processes.
+
+use crate::{connect, shutdown_signal};
+use alloy::signers::local::PrivateKeySigner;
+use alloy_primitives::{Address, U256};
+use clap::Args;
+use eyre::{WrapErr, bail};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use sequencer_lookahead::{
+    ChainId, follower,
+    preconf::{
+        book::Limits,
+        gateway::{Gateway, GatewayConfig},
+        sequencer::{PreconfSequencer, SequencerConfig},
+        store::PromiseStore,
+    },
+    rpc::LookaheadApiClient,
+};
+use std::{
+    collections::BTreeSet,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+use tracing::info;
+
+#[derive(Debug, Args)]
+pub(crate) struct SequencerArgs {
+    /// A rollup this sequencer serves (decimal or 0x-hex); repeat for several.
+    #[arg(long = "chain-id", required = true, value_parser = parse_chain_id)]
+    chain_ids: Vec<ChainId>,
+    /// File holding the hex private key of the registered `signer`.
+    #[arg(long)]
+    key: PathBuf,
+    /// The lookahead RPC (`lookahead follow` / `lookahead devnet` / a Reth node with the ExEx).
+    #[arg(long)]
+    lookahead_rpc: String,
+    /// An L1 node's RPC, to read the registry's slot clock.
+    #[arg(long)]
+    l1_rpc: String,
+    /// Address the `preconf_` RPC listens on.
+    #[arg(long = "http.addr", default_value = "127.0.0.1")]
+    http_addr: IpAddr,
+    /// Port of the `preconf_` RPC (the port of the registered `rpcUrl`).
+    #[arg(long = "http.port", default_value_t = 9601)]
+    http_port: u16,
+    /// Where issued promises are stored; a restart keeps them.
+    #[arg(long, default_value = "sequencer-data")]
+    datadir: PathBuf,
+    /// Gas one slot holds per rollup (sum of the locked and promised txs' gas limits).
+    #[arg(long, default_value_t = 30_000_000)]
+    slot_gas: u64,
+    /// Open locks one caller (connection) may hold.
+    #[arg(long, default_value_t = 256)]
+    locks_per_caller: usize,
+    /// Open locks in total.
+    #[arg(long, default_value_t = 4096)]
+    locks_total: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    /// The lookahead RPC the routes come from.
+    #[arg(long)]
+    lookahead_rpc: String,
+    /// Address the `gateway_` RPC listens on.
+    #[arg(long = "http.addr", default_value = "127.0.0.1")]
+    http_addr: IpAddr,
+    /// Port of the `gateway_` RPC.
+    #[arg(long = "http.port", default_value_t = 8548)]
+    http_port: u16,
+    /// Lock ttl asked of sequencers, in ms; a lock must be answered within it.
+    #[arg(long, default_value_t = 500)]
+    ttl_ms: u64,
+    /// Timeout of every other call, in ms.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
+pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
+    let key = std::fs::read_to_string(&args.key)
+        .wrap_err_with(|| format!("while reading the key file {}", args.key.display()))?;
+    let signer: PrivateKeySigner = key
+        .trim()
+        .parse()
+        .wrap_err_with(|| format!("{} does not hold a hex private key", args.key.display()))?;
+    let lookahead = client(&args.lookahead_rpc, Duration::from_secs(2))?;
+    let registry = registry(&lookahead).await?;
+    let l1 = connect(&args.l1_rpc).await?;
+    let clock = follower::read_clock(&l1, registry, Duration::from_secs(10))
+        .await
+        .wrap_err("while reading the registry's slot clock")?;
+    std::fs::create_dir_all(&args.datadir)
+        .wrap_err_with(|| format!("while creating {}", args.datadir.display()))?;
+    let path = args.datadir.join("promises.redb");
+    let store =
+        PromiseStore::open(&path).wrap_err_with(|| format!("while opening {}", path.display()))?;
+    let config = SequencerConfig {
+        signer,
+        chain_ids: args.chain_ids.iter().copied().collect::<BTreeSet<_>>(),
+        registry,
+        clock,
+        limits: Limits {
+            slot_gas: args.slot_gas,
+            locks_per_caller: args.locks_per_caller,
+            locks_total: args.locks_total,
+        },
+    };
+    let sequencer = PreconfSequencer::new(config, lookahead, store)?;
+    let signer = sequencer.address();
+    let (addr, server) = sequencer
+        .serve(SocketAddr::new(args.http_addr, args.http_port))
+        .await
+        .wrap_err("while starting the preconf RPC server")?;
+    info!(%addr, %signer, chain_ids = ?args.chain_ids, "preconf sequencer listening");
+    println!("{}", serde_json::json!({ "rpcUrl": format!("http://{addr}"), "signer": signer }));
+    shutdown_signal().await?;
+    info!("shutting down");
+    let _ = server.stop();
+    server.stopped().await;
+    Ok(())
+}
+
+pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let lookahead = client(&args.lookahead_rpc, timeout)?;
+    let registry = registry(&lookahead).await?;
+    if args.ttl_ms == 0 || args.ttl_ms > sequencer_lookahead::preconf::api::MAX_TTL_MS {
+        bail!("--ttl-ms must be 1..={}", sequencer_lookahead::preconf::api::MAX_TTL_MS);
+    }
+    let gateway = Gateway::new(GatewayConfig { registry, ttl_ms: args.ttl_ms, timeout }, lookahead);
+    let (addr, server) = gateway
+        .serve(SocketAddr::new(args.http_addr, args.http_port))
+        .await
+        .wrap_err("while starting the gateway RPC server")?;
+    info!(%addr, %registry, "gateway listening");
+    println!("{}", serde_json::json!({ "rpcUrl": format!("http://{addr}") }));
+    shutdown_signal().await?;
+    info!("shutting down");
+    let _ = server.stop();
+    server.stopped().await;
+    Ok(())
+}
+
+fn client(url: &str, timeout: Duration) -> eyre::Result<HttpClient> {
+    HttpClientBuilder::default()
+        .request_timeout(timeout)
+        .build(url)
+        .wrap_err_with(|| format!("while creating a client for {url}"))
+}
+
+/// The registry the lookahead follows.
+async fn registry(lookahead: &HttpClient) -> eyre::Result<Address> {
+    let status = lookahead.status().await.wrap_err("while asking the lookahead for its status")?;
+    Ok(status.registry)
+}
+
+fn parse_chain_id(value: &str) -> Result<ChainId, String> {
+    value.parse::<U256>().map(ChainId).map_err(|e| format!("not a chain id: {e}"))
+}

@@ -1,0 +1,398 @@
+//! The bundle gateway: routes a cross-rollup bundle to the sequencers the lookahead names for
+//! one slot, locks every leg in parallel, confirms only when every lock holds (atomic mode),
+//! releases the held locks otherwise, and returns promises whose signatures it has checked
+//! against the registry's `signer` of each leg's record.
+//!
+//! When one operator sequences every leg at one endpoint (the slot's `sharedOperator`), the
+//! gateway sends one `preconf_lockAndConfirm` instead: one round less.
+
+use super::{api::*, book::LockId, promise::Promise};
+use crate::{
+    primitives::{ChainId, Slot},
+    rpc::{CrossScheduleEntry, LookaheadApiClient},
+    schedule::SequencerInfo,
+};
+use alloy_primitives::{Address, B256, Bytes, keccak256};
+use futures::future::join_all;
+use jsonrpsee::{
+    core::{RpcResult, async_trait, client::Error as ClientError},
+    http_client::{HttpClient, HttpClientBuilder},
+    server::ServerHandle,
+    types::ErrorObjectOwned,
+};
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+use tracing::debug;
+
+/// Slots searched for one where every rollup has a sequencer, when the bundle names none.
+pub const SEARCH_SLOTS: u64 = 64;
+/// The most legs (rollups) one bundle may have.
+pub const MAX_LEGS: usize = 16;
+
+/// Gateway settings.
+#[derive(Clone, Copy, Debug)]
+pub struct GatewayConfig {
+    /// The registry the promises are signed under.
+    pub registry: Address,
+    /// Lock ttl asked of the sequencers, in milliseconds; a lock must also answer within it.
+    pub ttl_ms: u64,
+    /// Timeout of every other call (lookahead, confirm, release).
+    pub timeout: Duration,
+}
+
+/// A running gateway; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: GatewayConfig,
+    lookahead: HttpClient,
+    sequencers: Mutex<HashMap<String, HttpClient>>,
+}
+
+/// One leg on its way: the rollup, its txs and who sequences it.
+#[derive(Clone, Debug)]
+struct Route {
+    chain_id: ChainId,
+    txs: Vec<Bytes>,
+    sequencer: SequencerInfo,
+}
+
+impl Gateway {
+    /// A gateway that reads the schedule from `lookahead`.
+    pub fn new(config: GatewayConfig, lookahead: HttpClient) -> Self {
+        Self {
+            inner: Arc::new(Inner { config, lookahead, sequencers: Mutex::new(HashMap::new()) }),
+        }
+    }
+
+    /// Serves `gateway_` on `addr` (HTTP and WebSocket).
+    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+        let server = jsonrpsee::server::Server::builder().build(addr).await?;
+        let bound = server.local_addr()?;
+        Ok((bound, server.start(self.into_rpc())))
+    }
+}
+
+impl Inner {
+    fn client(&self, url: &str) -> Result<HttpClient, ErrorObjectOwned> {
+        let mut sequencers = self.sequencers.lock().expect("not poisoned");
+        if let Some(client) = sequencers.get(url) {
+            return Ok(client.clone());
+        }
+        let client =
+            HttpClientBuilder::default().request_timeout(self.config.timeout).build(url).map_err(
+                |e| gateway_error(format!("endpoint {url} is unusable: {e}"), Vec::new()),
+            )?;
+        sequencers.insert(url.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// The slot to target and each leg's sequencer there.
+    async fn route(
+        &self,
+        legs: Vec<(ChainId, Vec<Bytes>)>,
+        slot: Option<Slot>,
+    ) -> Result<(Slot, Vec<Route>, Option<Address>), ErrorObjectOwned> {
+        let chain_ids: Vec<ChainId> = legs.iter().map(|(chain_id, _)| *chain_id).collect();
+        let count = if slot.is_some() { 1 } else { SEARCH_SLOTS };
+        let schedule = timed(
+            self.config.timeout,
+            self.lookahead.get_cross_schedule(chain_ids, slot.map(|s| s.0), Some(count)),
+        )
+        .await
+        .map_err(|e| gateway_error(format!("the lookahead: {e}"), Vec::new()))?;
+        let served =
+            |entry: &CrossScheduleEntry| entry.entries.values().all(|e| e.sequencer.is_some());
+        let Some(entry) = schedule.into_iter().find(served) else {
+            let failed = legs
+                .iter()
+                .map(|(chain_id, _)| {
+                    failed(*chain_id, None, BUNDLE_FAILED, "no sequencer in the slot(s) searched")
+                })
+                .collect();
+            let which =
+                slot.map_or(format!("the next {SEARCH_SLOTS} slots"), |s| format!("slot {s}"));
+            return Err(gateway_error(
+                format!("no slot in {which} has a sequencer for every leg"),
+                failed,
+            ));
+        };
+        let routes = legs
+            .into_iter()
+            .map(|(chain_id, txs)| {
+                let sequencer = entry.entries[&chain_id].sequencer.clone().expect("checked above");
+                Route { chain_id, txs, sequencer }
+            })
+            .collect();
+        Ok((entry.slot, routes, entry.shared_operator))
+    }
+
+    /// Locks every leg in parallel; each result in leg order.
+    async fn lock_all(
+        &self,
+        slot: Slot,
+        bundle_id: B256,
+        routes: &[Route],
+    ) -> Vec<Result<LockReceipt, FailedLeg>> {
+        let ttl = Duration::from_millis(self.config.ttl_ms);
+        join_all(routes.iter().map(|route| async move {
+            let client = self.client(&route.sequencer.rpc_url).map_err(|e| leg_failed(route, e))?;
+            let request = LockRequest {
+                chain_id: route.chain_id,
+                slot,
+                txs: route.txs.clone(),
+                bundle_id,
+                ttl_ms: Some(self.config.ttl_ms),
+            };
+            timed(ttl, client.lock(request)).await.map_err(|e| leg_failed(route, e))
+        }))
+        .await
+    }
+
+    /// Releases the held locks (best effort: they lapse anyway).
+    async fn release(&self, held: &[(&Route, LockId)]) {
+        join_all(held.iter().map(|(route, lock_id)| async move {
+            if let Ok(client) = self.client(&route.sequencer.rpc_url) {
+                let released = timed(self.config.timeout, client.release(*lock_id)).await;
+                debug!(%lock_id, ?released, "released");
+            }
+        }))
+        .await;
+    }
+
+    /// Confirms the held locks in parallel and checks every promise.
+    async fn confirm_all(
+        &self,
+        slot: Slot,
+        bundle_id: B256,
+        held: &[(&Route, LockId)],
+    ) -> Vec<Result<Promise, FailedLeg>> {
+        join_all(held.iter().map(|(route, lock_id)| async move {
+            let client = self.client(&route.sequencer.rpc_url).map_err(|e| leg_failed(route, e))?;
+            let promise = timed(self.config.timeout, client.confirm(*lock_id))
+                .await
+                .map_err(|e| leg_failed(route, e))?;
+            self.check(route, slot, bundle_id, &promise)?;
+            Ok(promise)
+        }))
+        .await
+    }
+
+    /// The promise is for this leg and signed by the record's signer.
+    fn check(
+        &self,
+        route: &Route,
+        slot: Slot,
+        bundle_id: B256,
+        promise: &Promise,
+    ) -> Result<(), FailedLeg> {
+        let tx_hashes: Vec<B256> = route.txs.iter().map(keccak256).collect();
+        if promise.chain_id != route.chain_id
+            || promise.slot != slot
+            || promise.bundle_id != bundle_id
+            || promise.tx_hashes != tx_hashes
+        {
+            return Err(failed(
+                route.chain_id,
+                Some(route.sequencer.operator),
+                BUNDLE_FAILED,
+                "the promise is not for what was locked",
+            ));
+        }
+        promise.verify(self.config.registry, route.sequencer.signer).map_err(|e| {
+            failed(
+                route.chain_id,
+                Some(route.sequencer.operator),
+                BUNDLE_FAILED,
+                format!("the promise's signature: {e}"),
+            )
+        })
+    }
+
+    async fn send(&self, request: BundleRequest) -> RpcResult<BundleReceipt> {
+        let legs = legs(request.txs)?;
+        let bundle_id = B256::random();
+        let (slot, routes, shared_operator) = self.route(legs, request.slot).await?;
+
+        let one_endpoint =
+            routes.windows(2).all(|pair| pair[0].sequencer.rpc_url == pair[1].sequencer.rpc_url);
+        if shared_operator.is_some() && one_endpoint && routes.len() > 1 {
+            return self.send_shared(slot, bundle_id, &routes).await;
+        }
+
+        let locks = self.lock_all(slot, bundle_id, &routes).await;
+        let mut held = Vec::new();
+        let mut failures = Vec::new();
+        for (route, lock) in routes.iter().zip(locks) {
+            match lock {
+                Ok(receipt) => held.push((route, receipt.lock_id)),
+                Err(leg) => failures.push(leg),
+            }
+        }
+        if !failures.is_empty() && request.mode == BundleMode::Atomic {
+            self.release(&held).await;
+            return Err(bundle_failed("lock", failures));
+        }
+
+        let mut promises = Vec::new();
+        for result in self.confirm_all(slot, bundle_id, &held).await {
+            match result {
+                Ok(promise) => promises.push(promise),
+                Err(leg) => failures.push(leg),
+            }
+        }
+        if !failures.is_empty() && request.mode == BundleMode::Atomic {
+            let mut error = bundle_failed("confirm", failures);
+            if !promises.is_empty() {
+                error = ErrorObjectOwned::owned(
+                    error.code(),
+                    format!(
+                        "{} ({} other leg(s) were promised: see data.promises)",
+                        error.message(),
+                        promises.len()
+                    ),
+                    Some(
+                        serde_json::json!({ "failed": error.data().map(|d| d.get()), "promises": promises }),
+                    ),
+                );
+            }
+            return Err(error);
+        }
+        Ok(BundleReceipt { bundle_id, slot, promises, failed: failures })
+    }
+
+    /// One round at a shared operator's endpoint: lock and confirm every leg there.
+    async fn send_shared(
+        &self,
+        slot: Slot,
+        bundle_id: B256,
+        routes: &[Route],
+    ) -> RpcResult<BundleReceipt> {
+        let first = &routes[0];
+        let client = self.client(&first.sequencer.rpc_url)?;
+        let request = CommitRequest {
+            slot,
+            bundle_id,
+            legs: routes.iter().map(|r| Leg { chain_id: r.chain_id, txs: r.txs.clone() }).collect(),
+        };
+        let ttl = Duration::from_millis(self.config.ttl_ms);
+        let promises = timed(ttl, client.lock_and_confirm(request))
+            .await
+            .map_err(|e| bundle_failed("lock-and-confirm", vec![leg_failed(first, e)]))?;
+        if promises.len() != routes.len() {
+            let leg = failed(
+                first.chain_id,
+                Some(first.sequencer.operator),
+                BUNDLE_FAILED,
+                "the shared operator returned a promise count unlike the legs'",
+            );
+            return Err(bundle_failed("lock-and-confirm", vec![leg]));
+        }
+        for (route, promise) in routes.iter().zip(&promises) {
+            self.check(route, slot, bundle_id, promise)
+                .map_err(|leg| bundle_failed("lock-and-confirm", vec![leg]))?;
+        }
+        Ok(BundleReceipt { bundle_id, slot, promises, failed: Vec::new() })
+    }
+}
+
+#[async_trait]
+impl GatewayApiServer for Gateway {
+    async fn send_bundle(&self, request: BundleRequest) -> RpcResult<BundleReceipt> {
+        self.inner.send(request).await
+    }
+}
+
+/// The bundle's transactions grouped by rollup, in order of first appearance.
+fn legs(txs: Vec<BundleTx>) -> RpcResult<Vec<(ChainId, Vec<Bytes>)>> {
+    let mut legs: Vec<(ChainId, Vec<Bytes>)> = Vec::new();
+    for tx in txs {
+        match legs.iter_mut().find(|(chain_id, _)| *chain_id == tx.chain_id) {
+            Some((_, leg)) => leg.push(tx.raw_tx),
+            None => legs.push((tx.chain_id, vec![tx.raw_tx])),
+        }
+    }
+    if legs.is_empty() || legs.len() > MAX_LEGS {
+        return Err(ErrorObjectOwned::owned(
+            jsonrpsee::types::error::INVALID_PARAMS_CODE,
+            format!("a bundle has 1 to {MAX_LEGS} rollups, got {}", legs.len()),
+            None::<()>,
+        ));
+    }
+    Ok(legs)
+}
+
+/// Runs a client call with a deadline.
+async fn timed<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(limit, call).await.unwrap_or(Err(ClientError::RequestTimeout))
+}
+
+fn failed(
+    chain_id: ChainId,
+    sequencer: Option<Address>,
+    code: i32,
+    message: impl Into<String>,
+) -> FailedLeg {
+    FailedLeg { chain_id, sequencer, code, message: message.into() }
+}
+
+fn leg_failed(route: &Route, error: impl Into<ClientOrRpc>) -> FailedLeg {
+    let (code, message) = match error.into() {
+        ClientOrRpc::Client(ClientError::Call(call)) => (call.code(), call.message().to_owned()),
+        ClientOrRpc::Client(ClientError::RequestTimeout) => (BUNDLE_FAILED, "timed out".to_owned()),
+        ClientOrRpc::Client(other) => (BUNDLE_FAILED, other.to_string()),
+        ClientOrRpc::Rpc(rpc) => (rpc.code(), rpc.message().to_owned()),
+    };
+    failed(
+        route.chain_id,
+        Some(route.sequencer.operator),
+        code,
+        format!("{} at {}", message, route.sequencer.rpc_url),
+    )
+}
+
+/// A client error or an error object.
+enum ClientOrRpc {
+    Client(ClientError),
+    Rpc(ErrorObjectOwned),
+}
+
+impl From<ClientError> for ClientOrRpc {
+    fn from(error: ClientError) -> Self {
+        Self::Client(error)
+    }
+}
+
+impl From<ErrorObjectOwned> for ClientOrRpc {
+    fn from(error: ErrorObjectOwned) -> Self {
+        Self::Rpc(error)
+    }
+}
+
+/// The bundle failed at `phase`; the message names the first failing leg, `data` lists all.
+fn bundle_failed(phase: &str, failures: Vec<FailedLeg>) -> ErrorObjectOwned {
+    let first = &failures[0];
+    let message = format!(
+        "{phase} failed for rollup {} (sequencer {}): {}",
+        first.chain_id,
+        first.sequencer.map_or("none".to_owned(), |s| s.to_string()),
+        first.message
+    );
+    gateway_error(message, failures)
+}
+
+fn gateway_error(message: String, failures: Vec<FailedLeg>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(BUNDLE_FAILED, message, Some(failures))
+}

@@ -1,0 +1,445 @@
+//! The reference preconf sequencer: serves `preconf_` for the rollups it sequences, asks the
+//! lookahead whether its signer is the selected one for a slot, holds locks in a [`LockBook`],
+//! signs EIP-712 promises and writes them to a [`PromiseStore`] before returning them.
+//!
+//! It is a reference: it builds no L2 blocks; `preconf_getPromises(slot)` shows what it owes.
+
+use super::{
+    api::*,
+    book::{BookError, Caller, Limits, Lock, LockBook, LockId},
+    promise::Promise,
+    store::{PromiseRecord, PromiseStore},
+};
+use crate::{
+    clock::SlotClock,
+    primitives::{ChainId, Slot},
+    rpc::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
+    schedule::EntryStatus,
+    store::StoreError,
+};
+use alloy::{
+    consensus::{Transaction, TxEnvelope},
+    eips::Decodable2718,
+    signers::local::PrivateKeySigner,
+};
+use alloy_primitives::{Address, B256, Bytes};
+use jsonrpsee::{
+    Extensions,
+    core::{RpcResult, async_trait, client::Error as ClientError},
+    http_client::HttpClient,
+    server::ServerHandle,
+    types::ErrorObjectOwned,
+};
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::SocketAddr,
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tracing::{debug, warn};
+
+/// The most transactions one lock (or one leg) may carry.
+pub const MAX_TXS_PER_LOCK: usize = 256;
+
+/// How long the lookahead's answer for a slot that is not finalized is reused. Finalized
+/// anchors are reused for as long as the slot is open.
+const SCHEDULE_CACHE: Duration = Duration::from_millis(500);
+
+/// How often lapsed locks are released.
+const EXPIRY_TICK: Duration = Duration::from_millis(20);
+
+/// What a sequencer needs to run.
+#[derive(Debug)]
+pub struct SequencerConfig {
+    /// The key registered as `signer` for its records.
+    pub signer: PrivateKeySigner,
+    /// The rollups it sequences.
+    pub chain_ids: BTreeSet<ChainId>,
+    /// The registry (the promises' EIP-712 `verifyingContract`).
+    pub registry: Address,
+    /// The L1 slot clock.
+    pub clock: SlotClock,
+    /// Capacity and lock quotas.
+    pub limits: Limits,
+}
+
+/// A running reference sequencer; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct PreconfSequencer {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: SequencerConfig,
+    lookahead: HttpClient,
+    book: Mutex<LockBook>,
+    store: PromiseStore,
+    selected: Mutex<HashMap<(ChainId, Slot), Selection>>,
+}
+
+/// The lookahead's answer for a rollup's slot, as far as this sequencer cares.
+#[derive(Clone, Copy, Debug)]
+struct Selection {
+    signer: Option<Address>,
+    operator: Option<Address>,
+    fetched: Instant,
+    finalized: bool,
+}
+
+impl PreconfSequencer {
+    /// A sequencer asking `lookahead` for the schedule and keeping promises in `store`; the
+    /// gas of promises for open slots is counted again, and lapsed locks are released by a
+    /// background task for as long as the sequencer lives.
+    pub fn new(
+        config: SequencerConfig,
+        lookahead: HttpClient,
+        store: PromiseStore,
+    ) -> Result<Self, StoreError> {
+        let mut book = LockBook::new(config.limits);
+        let current = current_slot(&config.clock);
+        for record in store.from_slot(current)? {
+            let promise = &record.promise;
+            book.add_promised(promise.chain_id, promise.slot, record.gas);
+        }
+        let inner = Arc::new(Inner {
+            config,
+            lookahead,
+            book: Mutex::new(book),
+            store,
+            selected: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(expire_locks(Arc::downgrade(&inner)));
+        Ok(Self { inner })
+    }
+
+    /// The signer's address.
+    pub fn address(&self) -> Address {
+        self.inner.config.signer.address()
+    }
+
+    /// Serves `preconf_` on `addr` (HTTP and WebSocket).
+    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+        let server = jsonrpsee::server::Server::builder().build(addr).await?;
+        let bound = server.local_addr()?;
+        Ok((bound, server.start(self.into_rpc())))
+    }
+}
+
+impl Inner {
+    fn check_chain(&self, chain_id: ChainId) -> RpcResult<()> {
+        if !self.config.chain_ids.contains(&chain_id) {
+            return Err(error(
+                NOT_SERVED,
+                format!("this sequencer does not serve rollup {chain_id}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_slot(&self, slot: Slot) -> RpcResult<()> {
+        let current = current_slot(&self.config.clock);
+        if slot < current {
+            return Err(error(SLOT_PAST, format!("slot {slot} has passed (now {current})")));
+        }
+        Ok(())
+    }
+
+    /// Asks the lookahead (or its recent answer) whether this signer sequences the slot.
+    async fn check_selected(&self, chain_id: ChainId, slot: Slot) -> RpcResult<()> {
+        let cached = self.selected.lock().expect("not poisoned").get(&(chain_id, slot)).copied();
+        let selection = match cached {
+            Some(hit) if hit.finalized || hit.fetched.elapsed() < SCHEDULE_CACHE => hit,
+            _ => {
+                let entry = self
+                    .lookahead
+                    .get_sequencer(chain_id, slot.0)
+                    .await
+                    .map_err(|e| lookahead_error(chain_id, slot, e))?;
+                let selection = Selection {
+                    signer: entry.sequencer.as_ref().map(|s| s.signer),
+                    operator: entry.sequencer.as_ref().map(|s| s.operator),
+                    fetched: Instant::now(),
+                    finalized: entry.status == EntryStatus::Finalized,
+                };
+                let mut cache = self.selected.lock().expect("not poisoned");
+                cache.insert((chain_id, slot), selection);
+                selection
+            }
+        };
+        let me = self.config.signer.address();
+        match (selection.signer, selection.operator) {
+            (Some(signer), _) if signer == me => Ok(()),
+            (Some(signer), Some(operator)) => Err(error(
+                NOT_SELECTED,
+                format!(
+                    "slot {slot} of rollup {chain_id} is sequenced by operator {operator} (signer {signer}), not by signer {me}"
+                ),
+            )),
+            _ => Err(error(
+                NOT_SELECTED,
+                format!("no sequencer is active for rollup {chain_id} in slot {slot}"),
+            )),
+        }
+    }
+
+    /// Checks one leg and returns what its lock holds.
+    async fn check_leg(
+        &self,
+        caller: Caller,
+        chain_id: ChainId,
+        slot: Slot,
+        txs: &[Bytes],
+        bundle_id: B256,
+        ttl: Duration,
+    ) -> RpcResult<Lock> {
+        self.check_chain(chain_id)?;
+        self.check_slot(slot)?;
+        let (tx_hashes, gas) = decode_txs(chain_id, txs)?;
+        self.check_selected(chain_id, slot).await?;
+        Ok(Lock {
+            chain_id,
+            slot,
+            tx_hashes,
+            gas,
+            bundle_id,
+            caller,
+            expires_at: Instant::now() + ttl,
+        })
+    }
+
+    /// Signs and durably stores promises for taken locks; gives their gas back if storing fails.
+    async fn promise(&self, locks: Vec<(LockId, Lock)>) -> RpcResult<Vec<Promise>> {
+        let records: Vec<PromiseRecord> = locks
+            .into_iter()
+            .map(|(lock_id, lock)| PromiseRecord {
+                lock_id,
+                gas: lock.gas,
+                promise: Promise::sign(
+                    &self.config.signer,
+                    self.config.registry,
+                    lock.chain_id,
+                    lock.slot,
+                    lock.tx_hashes,
+                    lock.bundle_id,
+                ),
+            })
+            .collect();
+        if let Err(e) = self.store.insert(records.clone()).await {
+            let mut book = self.book.lock().expect("not poisoned");
+            for record in &records {
+                book.forget_promised(record.promise.chain_id, record.promise.slot, record.gas);
+            }
+            warn!(error = %e, "a promise could not be stored; not issued");
+            return Err(error(INTERNAL, format!("the promise could not be stored: {e}")));
+        }
+        Ok(records.into_iter().map(|record| record.promise).collect())
+    }
+}
+
+#[async_trait]
+impl PreconfApiServer for PreconfSequencer {
+    async fn lock(&self, ext: &Extensions, request: LockRequest) -> RpcResult<LockReceipt> {
+        let inner = &self.inner;
+        let ttl = ttl(request.ttl_ms)?;
+        let lock = inner
+            .check_leg(
+                caller(ext),
+                request.chain_id,
+                request.slot,
+                &request.txs,
+                request.bundle_id,
+                ttl,
+            )
+            .await?;
+        let lock_id = LockId::random();
+        inner
+            .book
+            .lock()
+            .expect("not poisoned")
+            .lock(Instant::now(), lock_id, lock)
+            .map_err(book_error)?;
+        debug!(%lock_id, chain_id = %request.chain_id, slot = %request.slot, "locked");
+        Ok(LockReceipt { lock_id, expires_at: unix_ms() + ttl.as_millis() as u64 })
+    }
+
+    async fn confirm(&self, lock_id: LockId) -> RpcResult<Promise> {
+        let inner = &self.inner;
+        if let Some(record) = inner.store.get(lock_id).map_err(internal)? {
+            return Ok(record.promise);
+        }
+        let lock = inner
+            .book
+            .lock()
+            .expect("not poisoned")
+            .take(Instant::now(), lock_id)
+            .map_err(book_error)?;
+        let mut promises = inner.promise(vec![(lock_id, lock)]).await?;
+        Ok(promises.remove(0))
+    }
+
+    async fn release(&self, lock_id: LockId) -> RpcResult<bool> {
+        Ok(self.inner.book.lock().expect("not poisoned").release(lock_id))
+    }
+
+    async fn get_promises(&self, slot: Slot) -> RpcResult<Vec<Promise>> {
+        let records = self.inner.store.by_slot(slot).map_err(internal)?;
+        Ok(records.into_iter().map(|record| record.promise).collect())
+    }
+
+    async fn lock_and_confirm(
+        &self,
+        ext: &Extensions,
+        request: CommitRequest,
+    ) -> RpcResult<Vec<Promise>> {
+        let inner = &self.inner;
+        if request.legs.is_empty() {
+            return Err(error(INVALID_TX, "a bundle needs at least one leg"));
+        }
+        let ttl = ttl(None)?;
+        let mut locks = Vec::with_capacity(request.legs.len());
+        for leg in &request.legs {
+            let lock = inner
+                .check_leg(
+                    caller(ext),
+                    leg.chain_id,
+                    request.slot,
+                    &leg.txs,
+                    request.bundle_id,
+                    ttl,
+                )
+                .await?;
+            locks.push((LockId::random(), lock));
+        }
+        {
+            let mut book = inner.book.lock().expect("not poisoned");
+            let now = Instant::now();
+            book.lock_all(now, locks.clone()).map_err(book_error)?;
+            for (lock_id, _) in &locks {
+                book.take(now, *lock_id).map_err(book_error)?;
+            }
+        }
+        inner.promise(locks).await
+    }
+}
+
+/// Releases lapsed locks and forgets passed slots until the sequencer is dropped.
+async fn expire_locks(inner: Weak<Inner>) {
+    let mut tick = tokio::time::interval(EXPIRY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let current = current_slot(&inner.config.clock);
+        let mut book = inner.book.lock().expect("not poisoned");
+        book.expire(Instant::now());
+        book.prune_before(current);
+        drop(book);
+        inner.selected.lock().expect("not poisoned").retain(|(_, slot), _| *slot >= current);
+    }
+}
+
+/// Decodes the txs of one leg: each an EIP-2718 signed transaction for `chain_id` with a
+/// valid signature; returns their hashes and gas limits' sum.
+fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<(Vec<B256>, u64)> {
+    if txs.is_empty() || txs.len() > MAX_TXS_PER_LOCK {
+        return Err(error(
+            INVALID_TX,
+            format!("a lock carries 1 to {MAX_TXS_PER_LOCK} transactions, got {}", txs.len()),
+        ));
+    }
+    let mut hashes = Vec::with_capacity(txs.len());
+    let mut gas: u64 = 0;
+    for (index, raw) in txs.iter().enumerate() {
+        let mut bytes = raw.as_ref();
+        let tx = TxEnvelope::decode_2718(&mut bytes)
+            .map_err(|e| error(INVALID_TX, format!("tx {index} does not decode: {e}")))?;
+        if !bytes.is_empty() {
+            return Err(error(
+                INVALID_TX,
+                format!("tx {index} has {} trailing bytes", bytes.len()),
+            ));
+        }
+        match tx.chain_id() {
+            Some(id) if ChainId::from(id) == chain_id => {}
+            Some(id) => {
+                return Err(error(
+                    WRONG_CHAIN,
+                    format!("tx {index} is for chain {}, not {chain_id}", ChainId::from(id)),
+                ));
+            }
+            None => {
+                return Err(error(
+                    WRONG_CHAIN,
+                    format!("tx {index} has no chain id (pre-EIP-155)"),
+                ));
+            }
+        }
+        if let Err(e) = alloy::consensus::transaction::SignerRecoverable::recover_signer(&tx) {
+            return Err(error(INVALID_TX, format!("tx {index} has an invalid signature: {e}")));
+        }
+        gas = gas.saturating_add(tx.gas_limit());
+        hashes.push(*tx.tx_hash());
+    }
+    Ok((hashes, gas))
+}
+
+fn ttl(ttl_ms: Option<u64>) -> RpcResult<Duration> {
+    match ttl_ms.unwrap_or(DEFAULT_TTL_MS) {
+        ms @ 1..=MAX_TTL_MS => Ok(Duration::from_millis(ms)),
+        ms => Err(error(BAD_TTL, format!("ttlMs {ms} is out of range 1..={MAX_TTL_MS}"))),
+    }
+}
+
+/// The caller, as far as quotas go: the RPC connection.
+fn caller(ext: &Extensions) -> Caller {
+    Caller(ext.get::<jsonrpsee::ConnectionId>().map_or(0, |id| id.0 as u64))
+}
+
+fn current_slot(clock: &SlotClock) -> Slot {
+    clock.slot_at(unix_ms() / 1000).unwrap_or_default()
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+fn internal(e: StoreError) -> ErrorObjectOwned {
+    error(INTERNAL, format!("storage: {e}"))
+}
+
+fn book_error(e: BookError) -> ErrorObjectOwned {
+    let code = match e {
+        BookError::Capacity { .. } => CAPACITY,
+        BookError::CallerQuota(_) | BookError::TotalQuota(_) => QUOTA,
+        BookError::Expired(_) => LOCK_EXPIRED,
+        BookError::Unknown(_) => UNKNOWN_LOCK,
+    };
+    error(code, e.to_string())
+}
+
+fn lookahead_error(chain_id: ChainId, slot: Slot, e: ClientError) -> ErrorObjectOwned {
+    match e {
+        ClientError::Call(call) => match call.code() {
+            BEYOND_HORIZON => error(
+                SLOT_BEYOND_HORIZON,
+                format!("slot {slot} is beyond the lookahead's horizon: {}", call.message()),
+            ),
+            TOO_OLD => error(SLOT_PAST, format!("slot {slot} has passed: {}", call.message())),
+            UNKNOWN_ROLLUP => error(
+                NOT_SELECTED,
+                format!("the lookahead does not know rollup {chain_id}: {}", call.message()),
+            ),
+            NOT_SYNCED => error(
+                LOOKAHEAD_UNAVAILABLE,
+                format!("the lookahead is not synced: {}", call.message()),
+            ),
+            _ => error(LOOKAHEAD_UNAVAILABLE, format!("the lookahead refused: {}", call.message())),
+        },
+        other => error(LOOKAHEAD_UNAVAILABLE, format!("the lookahead cannot be asked: {other}")),
+    }
+}

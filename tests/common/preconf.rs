@@ -1,0 +1,279 @@
+//! A preconfirmation network of real processes on loopback: `lookahead devnet` (anvil, the
+//! registry with sample rollups and sequencers, the lookahead RPC), one `lookahead sequencer`
+//! per sample operator at its registered endpoint, and `lookahead gateway`s.
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::Encodable2718,
+    network::TxSignerSync,
+    signers::local::PrivateKeySigner,
+};
+use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use sequencer_lookahead::{
+    ChainId, Slot,
+    devnet::{self, SAMPLE_OPERATORS, SAMPLE_ROLLUPS},
+    rpc::{CrossScheduleEntry, LookaheadApiClient},
+};
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+/// Gas one slot holds per rollup at every sample sequencer: four 21,000-gas transfers.
+pub const SLOT_GAS: u64 = 100_000;
+
+/// A child process, killed when dropped; its stderr goes to a log file.
+pub struct Process {
+    child: Child,
+    log: PathBuf,
+    /// The JSON line it printed when ready.
+    pub ready: serde_json::Value,
+}
+
+impl Process {
+    /// Runs `lookahead <args>` and waits (up to 60 s) for its ready line on stdout.
+    pub fn lookahead(args: &[String], log: PathBuf) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("lookahead starts");
+        let stdout = child.stdout.take().unwrap();
+        let (lines, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let Ok(line) = ready.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!("{args:?} printed no ready line: {}", std::fs::read_to_string(&log).unwrap());
+        };
+        let ready = serde_json::from_str(&line).expect("the ready line is JSON");
+        Self { child, log, ready }
+    }
+
+    /// The URL in its ready line.
+    pub fn url(&self) -> String {
+        self.ready["rpcUrl"].as_str().unwrap().to_owned()
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, `INT`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// SIGKILLs it and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The devnet, its lookahead and the sample sequencers.
+pub struct PreconfNet {
+    /// Working directory (keys, databases, logs).
+    pub dir: tempfile::TempDir,
+    /// `lookahead devnet`.
+    pub devnet: Process,
+    /// A client of its lookahead RPC.
+    pub lookahead: HttpClient,
+    /// The lookahead RPC URL.
+    pub lookahead_url: String,
+    /// anvil's URL.
+    pub l1_url: String,
+    /// The registry.
+    pub registry: Address,
+    /// Sample sequencer endpoints are `port_base + operator`.
+    pub port_base: u16,
+    /// The dev keys (index = operator).
+    pub keys: Vec<PrivateKeySigner>,
+}
+
+impl PreconfNet {
+    /// Starts the devnet with 1-second slots and 8-slot windows.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let anvil_port = super::anvil::free_port();
+        let http_port = super::anvil::free_port();
+        // Six consecutive free ports are likely around a free one well above the ephemeral
+        // range's busiest part; the sequencers bind them later.
+        let port_base = free_port_run(6);
+        let anvil = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/node_modules/.bin/anvil");
+        let args = [
+            "devnet".to_owned(),
+            format!("--anvil={}", anvil.display()),
+            format!("--anvil-port={anvil_port}"),
+            format!("--http.port={http_port}"),
+            format!("--sequencer-port-base={port_base}"),
+            format!("--datadir={}", dir.path().join("lookahead").display()),
+            "--poll-ms=100".to_owned(),
+        ];
+        let devnet = Process::lookahead(&args, dir.path().join("devnet.log"));
+        let lookahead_url = devnet.url();
+        let l1_url = devnet.ready["l1RpcUrl"].as_str().unwrap().to_owned();
+        let registry = devnet.ready["registry"].as_str().unwrap().parse().unwrap();
+        let lookahead = HttpClientBuilder::default().build(&lookahead_url).unwrap();
+        let keys = devnet::dev_signers(devnet::DEV_ACCOUNTS);
+        Self { dir, devnet, lookahead, lookahead_url, l1_url, registry, port_base, keys }
+    }
+
+    /// The rollups operator `operator` sequences.
+    pub fn rollups_of(operator: usize) -> Vec<u64> {
+        SAMPLE_ROLLUPS
+            .iter()
+            .zip(SAMPLE_OPERATORS)
+            .filter(|(_, operators)| operators.contains(&operator))
+            .map(|(rollup, _)| *rollup)
+            .collect()
+    }
+
+    /// Starts (or restarts, on the same database) the sequencer of dev account `operator`.
+    pub fn sequencer(&self, operator: usize) -> Process {
+        let key = self.dir.path().join(format!("key-{operator}"));
+        std::fs::write(&key, hex::encode_prefixed(self.keys[operator].to_bytes())).unwrap();
+        let mut args = vec![
+            "sequencer".to_owned(),
+            format!("--key={}", key.display()),
+            format!("--lookahead-rpc={}", self.lookahead_url),
+            format!("--l1-rpc={}", self.l1_url),
+            format!("--http.port={}", self.port_base + operator as u16),
+            format!(
+                "--datadir={}",
+                self.dir.path().join(format!("sequencer-{operator}")).display()
+            ),
+            format!("--slot-gas={SLOT_GAS}"),
+        ];
+        args.extend(Self::rollups_of(operator).iter().map(|id| format!("--chain-id={id}")));
+        Process::lookahead(&args, self.dir.path().join(format!("sequencer-{operator}.log")))
+    }
+
+    /// A client of operator `operator`'s sequencer.
+    pub fn sequencer_client(&self, operator: usize) -> HttpClient {
+        HttpClientBuilder::default()
+            .build(devnet::sample_endpoint(self.port_base, operator))
+            .unwrap()
+    }
+
+    /// Starts a gateway with `ttl_ms` locks.
+    pub fn gateway(&self, name: &str, ttl_ms: u64) -> Process {
+        let args = [
+            "gateway".to_owned(),
+            format!("--lookahead-rpc={}", self.lookahead_url),
+            format!("--http.port={}", super::anvil::free_port()),
+            format!("--ttl-ms={ttl_ms}"),
+        ];
+        Process::lookahead(&args, self.dir.path().join(format!("gateway-{name}.log")))
+    }
+
+    /// Waits (up to 90 s) until the lookahead has a slot where every rollup has a sequencer.
+    pub async fn wait_active(&self) {
+        for _ in 0..900 {
+            if !self.cross(&SAMPLE_ROLLUPS).await.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the sample sequencers never became active: {}", self.devnet.log());
+    }
+
+    /// The upcoming slots where every listed rollup has a sequencer.
+    pub async fn cross(&self, rollups: &[u64]) -> Vec<CrossScheduleEntry> {
+        let chain_ids = rollups.iter().map(|id| ChainId::from(*id)).collect();
+        let entries =
+            self.lookahead.get_cross_schedule(chain_ids, None, Some(64)).await.unwrap_or_default();
+        entries
+            .into_iter()
+            .filter(|entry| entry.entries.values().all(|e| e.sequencer.is_some()))
+            .collect()
+    }
+
+    /// The first slot at least `lead` slots ahead and after `after` where `rollups` have
+    /// sequencers and `accept` holds; with the operator of each rollup there.
+    pub async fn find_slot(
+        &self,
+        rollups: &[u64],
+        lead: u64,
+        after: Slot,
+        accept: impl Fn(&[usize]) -> bool,
+    ) -> (Slot, Vec<usize>) {
+        for _ in 0..600 {
+            let now = self.current_slot().await;
+            for entry in self.cross(rollups).await {
+                if entry.slot.0 < now + lead || entry.slot <= after {
+                    continue;
+                }
+                let operators: Vec<usize> = rollups
+                    .iter()
+                    .map(|id| {
+                        let operator =
+                            entry.entries[&ChainId::from(*id)].sequencer.as_ref().unwrap().operator;
+                        self.keys.iter().position(|k| k.address() == operator).unwrap()
+                    })
+                    .collect();
+                if accept(&operators) {
+                    return (entry.slot, operators);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no slot with the wanted sequencers came up");
+    }
+
+    /// The slot of the lookahead's head.
+    pub async fn current_slot(&self) -> u64 {
+        let status = self.lookahead.status().await.unwrap();
+        status.head.and_then(|head| head.slot).map_or(0, |slot| slot.0)
+    }
+}
+
+/// A signed EIP-1559 transfer on rollup `chain_id`, `gas` gas, from a fresh key.
+pub fn transfer(chain_id: u64, nonce: u64, gas: u64) -> Bytes {
+    let signer = PrivateKeySigner::random();
+    let mut tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x11)),
+        value: U256::from(1),
+        ..Default::default()
+    };
+    let signature = signer.sign_transaction_sync(&mut tx).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
+}
+
+/// The first of `count` consecutive ports that are free now.
+fn free_port_run(count: u16) -> u16 {
+    loop {
+        let base = super::anvil::free_port();
+        if base.checked_add(count).is_some()
+            && (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            return base;
+        }
+    }
+}
