@@ -27,15 +27,16 @@ use tokio::process::{Child, Command};
 /// The test mnemonic whose accounts anvil and `reth --dev` fund.
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 
-/// How many dev accounts the samples use: the deployer and rollup admin (0) and five operators.
-pub const DEV_ACCOUNTS: u32 = 7;
+/// How many dev accounts the samples use: the deployer and rollup admin (0) and three operators.
+pub const DEV_ACCOUNTS: u32 = 4;
 
 /// The sample rollups' chain ids.
 pub const SAMPLE_ROLLUPS: [u64; 3] = [101, 102, 103];
 
 /// Which dev accounts (by index in [`dev_signers`]) sequence each sample rollup. Operator 1 is
-/// on all three, so some slots have one operator for every rollup; 2 is on 101 and 103.
-pub const SAMPLE_OPERATORS: [&[usize]; 3] = [&[1, 2, 3], &[1, 4], &[1, 2, 5]];
+/// on all three, 2 on 0x65 and 0x66: two sequencers (1 and 2) serve both of those, so a bundle
+/// for them meets either two different sequencers or one shared operator.
+pub const SAMPLE_OPERATORS: [&[usize]; 3] = [&[1, 2], &[1, 2], &[1, 3]];
 
 /// The default port base of the sample endpoints: operator `i` registers port `9600 + i`.
 pub const SAMPLE_PORT_BASE: u16 = 9600;

@@ -1,5 +1,5 @@
 //! Preconfirmations end to end with real processes on loopback: `lookahead devnet` (anvil,
-//! registry, sample rollups 0x65/0x66/0x67 and five operators), one `lookahead sequencer` per
+//! registry, sample rollups 0x65/0x66/0x67 and three operators), one `lookahead sequencer` per
 //! operator at its registered endpoint, and `lookahead gateway` processes.
 //!
 //! The scenarios share one devnet (its sequencers take three windows to become active) and run
@@ -97,7 +97,7 @@ async fn slot_is_free(net: &PreconfNet, operator: usize, chain_id: u64, slot: Sl
 async fn bundles_are_promised_atomically_by_real_sequencers() {
     let net = PreconfNet::start();
     let mut sequencers: Vec<Option<Process>> =
-        (0..6).map(|op| (op > 0).then(|| net.sequencer(op))).collect();
+        (0..4).map(|op| (op > 0).then(|| net.sequencer(op))).collect();
     let gateway = net.gateway("main", 2_000);
     let gateway_client = client(&gateway.url());
     net.wait_active().await;
@@ -143,7 +143,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     // Not selected: a lock at an operator that does not sequence the slot.
     let (slot, ops) = net.find_slot(&[A], 3, last, |_| true).await;
     last = slot;
-    let other = [1, 2, 3].into_iter().find(|op| *op != ops[0]).unwrap();
+    let other = [1, 2].into_iter().find(|op| *op != ops[0]).unwrap();
     let request = LockRequest {
         chain_id: ChainId::from(A),
         slot,

@@ -138,7 +138,7 @@ struct DevnetArgs {
     /// Where the engine's database lives (default: a fresh temporary directory).
     #[arg(long)]
     datadir: Option<PathBuf>,
-    /// The sample sequencers register `http://127.0.0.1:<base + account index>` (9601..9605).
+    /// The sample sequencers register `http://127.0.0.1:<base + account index>` (9601..9603).
     #[arg(long, default_value_t = devnet::SAMPLE_PORT_BASE)]
     sequencer_port_base: u16,
     #[command(flatten)]

@@ -8,10 +8,11 @@ use clap::Args;
 use eyre::{WrapErr, bail};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use sequencer_lookahead::{
-    ChainId, follower,
+    ChainId, SlotClock, follower,
     preconf::{
         book::Limits,
         gateway::{Gateway, GatewayConfig},
+        promise::PromiseSigner,
         sequencer::{PreconfSequencer, SequencerConfig},
         store::PromiseStore,
     },
@@ -64,6 +65,9 @@ pub(crate) struct GatewayArgs {
     /// The lookahead RPC the routes come from.
     #[arg(long)]
     lookahead_rpc: String,
+    /// An L1 node's RPC, to read the registry's slot clock.
+    #[arg(long)]
+    l1_rpc: String,
     /// Address the `gateway_` RPC listens on.
     #[arg(long = "http.addr", default_value = "127.0.0.1")]
     http_addr: IpAddr,
@@ -87,17 +91,14 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
         .wrap_err_with(|| format!("{} does not hold a hex private key", args.key.display()))?;
     let lookahead = client(&args.lookahead_rpc, Duration::from_secs(2))?;
     let registry = registry(&lookahead).await?;
-    let l1 = connect(&args.l1_rpc).await?;
-    let clock = follower::read_clock(&l1, registry, Duration::from_secs(10))
-        .await
-        .wrap_err("while reading the registry's slot clock")?;
+    let clock = read_clock(&args.l1_rpc, registry).await?;
     std::fs::create_dir_all(&args.datadir)
         .wrap_err_with(|| format!("while creating {}", args.datadir.display()))?;
     let path = args.datadir.join("promises.redb");
     let store =
         PromiseStore::open(&path).wrap_err_with(|| format!("while opening {}", path.display()))?;
     let config = SequencerConfig {
-        signer,
+        signer: PromiseSigner::new(&signer),
         chain_ids: args.chain_ids.iter().copied().collect::<BTreeSet<_>>(),
         registry,
         clock,
@@ -113,7 +114,8 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
         .serve(SocketAddr::new(args.http_addr, args.http_port))
         .await
         .wrap_err("while starting the preconf RPC server")?;
-    info!(%addr, %signer, chain_ids = ?args.chain_ids, "preconf sequencer listening");
+    let chain_ids: Vec<String> = args.chain_ids.iter().map(ToString::to_string).collect();
+    info!(%addr, %signer, chain_ids = %chain_ids.join(","), "preconf sequencer listening");
     println!("{}", serde_json::json!({ "rpcUrl": format!("http://{addr}"), "signer": signer }));
     shutdown_signal().await?;
     info!("shutting down");
@@ -126,10 +128,12 @@ pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
     let lookahead = client(&args.lookahead_rpc, timeout)?;
     let registry = registry(&lookahead).await?;
+    let clock = read_clock(&args.l1_rpc, registry).await?;
     if args.ttl_ms == 0 || args.ttl_ms > sequencer_lookahead::preconf::api::MAX_TTL_MS {
         bail!("--ttl-ms must be 1..={}", sequencer_lookahead::preconf::api::MAX_TTL_MS);
     }
-    let gateway = Gateway::new(GatewayConfig { registry, ttl_ms: args.ttl_ms, timeout }, lookahead);
+    let gateway =
+        Gateway::new(GatewayConfig { registry, ttl_ms: args.ttl_ms, timeout, clock }, lookahead);
     let (addr, server) = gateway
         .serve(SocketAddr::new(args.http_addr, args.http_port))
         .await
@@ -141,6 +145,14 @@ pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
     let _ = server.stop();
     server.stopped().await;
     Ok(())
+}
+
+/// The registry's slot clock, read from an L1 node.
+async fn read_clock(l1_rpc: &str, registry: Address) -> eyre::Result<SlotClock> {
+    let l1 = connect(l1_rpc).await?;
+    follower::read_clock(&l1, registry, Duration::from_secs(10))
+        .await
+        .wrap_err("while reading the registry's slot clock")
 }
 
 fn client(url: &str, timeout: Duration) -> eyre::Result<HttpClient> {

@@ -8,6 +8,7 @@
 
 use super::{api::*, book::LockId, promise::Promise};
 use crate::{
+    clock::SlotClock,
     primitives::{ChainId, Slot},
     rpc::{CrossScheduleEntry, LookaheadApiClient},
     schedule::SequencerInfo,
@@ -25,12 +26,18 @@ use std::{
     future::Future,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 use tracing::debug;
 
 /// Slots searched for one where every rollup has a sequencer, when the bundle names none.
 pub const SEARCH_SLOTS: u64 = 64;
+/// Slots asked for first: usually the first already has a sequencer for every rollup.
+const FIRST_SLOTS: u64 = 4;
+/// How long a route read from the lookahead is reused. A stale route costs at worst a
+/// refused lock (the sequencer checks the lookahead itself), never a wrong promise (each is
+/// checked against the signer of the record the lookahead named).
+const ROUTE_CACHE: Duration = Duration::from_millis(100);
 /// The most legs (rollups) one bundle may have.
 pub const MAX_LEGS: usize = 16;
 
@@ -43,6 +50,8 @@ pub struct GatewayConfig {
     pub ttl_ms: u64,
     /// Timeout of every other call (lookahead, confirm, release).
     pub timeout: Duration,
+    /// The L1 slot clock: the first slot targeted starts at least two ttls from now.
+    pub clock: SlotClock,
 }
 
 /// A running gateway; cheap to clone.
@@ -56,7 +65,11 @@ struct Inner {
     config: GatewayConfig,
     lookahead: HttpClient,
     sequencers: Mutex<HashMap<String, HttpClient>>,
+    routes: Mutex<HashMap<RouteKey, (Instant, Vec<CrossScheduleEntry>)>>,
 }
+
+/// A cross-schedule query: the rollups, the first slot and the count.
+type RouteKey = (Vec<ChainId>, Slot, u64);
 
 /// One leg on its way: the rollup, its txs and who sequences it.
 #[derive(Clone, Debug)]
@@ -70,7 +83,12 @@ impl Gateway {
     /// A gateway that reads the schedule from `lookahead`.
     pub fn new(config: GatewayConfig, lookahead: HttpClient) -> Self {
         Self {
-            inner: Arc::new(Inner { config, lookahead, sequencers: Mutex::new(HashMap::new()) }),
+            inner: Arc::new(Inner {
+                config,
+                lookahead,
+                sequencers: Mutex::new(HashMap::new()),
+                routes: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
@@ -103,24 +121,29 @@ impl Inner {
         slot: Option<Slot>,
     ) -> Result<(Slot, Vec<Route>, Option<Address>), ErrorObjectOwned> {
         let chain_ids: Vec<ChainId> = legs.iter().map(|(chain_id, _)| *chain_id).collect();
-        let count = if slot.is_some() { 1 } else { SEARCH_SLOTS };
-        let schedule = timed(
-            self.config.timeout,
-            self.lookahead.get_cross_schedule(chain_ids, slot.map(|s| s.0), Some(count)),
-        )
-        .await
-        .map_err(|e| gateway_error(format!("the lookahead: {e}"), Vec::new()))?;
         let served =
             |entry: &CrossScheduleEntry| entry.entries.values().all(|e| e.sequencer.is_some());
-        let Some(entry) = schedule.into_iter().find(served) else {
+        let (from, counts) = match slot {
+            Some(slot) => (slot, [1, 1]),
+            None => (self.earliest_slot(), [FIRST_SLOTS, SEARCH_SLOTS]),
+        };
+        let mut found = None;
+        for count in counts {
+            let schedule = self.cross_schedule(&chain_ids, from, count).await?;
+            if let Some(entry) = schedule.into_iter().find(served) {
+                found = Some(entry);
+                break;
+            }
+        }
+        let Some(entry) = found else {
             let failed = legs
                 .iter()
                 .map(|(chain_id, _)| {
                     failed(*chain_id, None, BUNDLE_FAILED, "no sequencer in the slot(s) searched")
                 })
                 .collect();
-            let which =
-                slot.map_or(format!("the next {SEARCH_SLOTS} slots"), |s| format!("slot {s}"));
+            let which = slot
+                .map_or(format!("the {SEARCH_SLOTS} slots from {from}"), |s| format!("slot {s}"));
             return Err(gateway_error(
                 format!("no slot in {which} has a sequencer for every leg"),
                 failed,
@@ -134,6 +157,39 @@ impl Inner {
             })
             .collect();
         Ok((entry.slot, routes, entry.shared_operator))
+    }
+
+    /// The first slot a bundle can target: one that starts, or is still running, two lock
+    /// ttls from now.
+    fn earliest_slot(&self) -> Slot {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let then = now + 2 * Duration::from_millis(self.config.ttl_ms);
+        self.config.clock.slot_at(then.as_secs()).unwrap_or_default()
+    }
+
+    /// `count` slots of the rollups' cross schedule from `from`, reused for [`ROUTE_CACHE`].
+    async fn cross_schedule(
+        &self,
+        chain_ids: &[ChainId],
+        from: Slot,
+        count: u64,
+    ) -> Result<Vec<CrossScheduleEntry>, ErrorObjectOwned> {
+        let key = (chain_ids.to_vec(), from, count);
+        if let Some((fetched, entries)) = self.routes.lock().expect("not poisoned").get(&key)
+            && fetched.elapsed() < ROUTE_CACHE
+        {
+            return Ok(entries.clone());
+        }
+        let entries = timed(
+            self.config.timeout,
+            self.lookahead.get_cross_schedule(chain_ids.to_vec(), Some(from.0), Some(count)),
+        )
+        .await
+        .map_err(lookahead_failure)?;
+        let mut routes = self.routes.lock().expect("not poisoned");
+        routes.retain(|_, (fetched, _)| fetched.elapsed() < ROUTE_CACHE);
+        routes.insert(key, (Instant::now(), entries.clone()));
+        Ok(entries)
     }
 
     /// Locks every leg in parallel; each result in leg order.
@@ -251,20 +307,19 @@ impl Inner {
             }
         }
         if !failures.is_empty() && request.mode == BundleMode::Atomic {
-            let mut error = bundle_failed("confirm", failures);
-            if !promises.is_empty() {
-                error = ErrorObjectOwned::owned(
-                    error.code(),
-                    format!(
-                        "{} ({} other leg(s) were promised: see data.promises)",
-                        error.message(),
-                        promises.len()
-                    ),
-                    Some(
-                        serde_json::json!({ "failed": error.data().map(|d| d.get()), "promises": promises }),
-                    ),
-                );
+            if promises.is_empty() {
+                return Err(bundle_failed("confirm", failures));
             }
+            // Two-phase commit's window: a leg failed to confirm after others were promised.
+            // The caller gets the promises made, to honour or dispute.
+            let first = bundle_failed("confirm", failures.clone());
+            let message = format!(
+                "{} ({} other leg(s) were promised: see data.promises)",
+                first.message(),
+                promises.len()
+            );
+            let data = serde_json::json!({ "failed": failures, "promises": promises });
+            let error = ErrorObjectOwned::owned(BUNDLE_FAILED, message, Some(data));
             return Err(error);
         }
         Ok(BundleReceipt { bundle_id, slot, promises, failed: failures })
@@ -391,6 +446,16 @@ fn bundle_failed(phase: &str, failures: Vec<FailedLeg>) -> ErrorObjectOwned {
         first.message
     );
     gateway_error(message, failures)
+}
+
+/// The lookahead could not route the bundle: its own error message, or why it was not asked.
+fn lookahead_failure(error: ClientError) -> ErrorObjectOwned {
+    let message = match error {
+        ClientError::Call(call) => format!("the lookahead refused: {}", call.message()),
+        ClientError::RequestTimeout => "the lookahead did not answer in time".to_owned(),
+        other => format!("the lookahead cannot be asked: {other}"),
+    };
+    gateway_error(message, Vec::new())
 }
 
 fn gateway_error(message: String, failures: Vec<FailedLeg>) -> ErrorObjectOwned {

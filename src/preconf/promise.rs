@@ -4,11 +4,14 @@
 //! Domain: `{name: "SequencerLookahead", version: "1", verifyingContract: <registry>}`; the
 //! registry binds a promise to the records it was made under. Struct:
 //! `Preconfirmation(uint256 chainId,uint64 slot,bytes32[] txHashes,bytes32 bundleId)`.
+//!
+//! Signing and recovery use libsecp256k1: they are on the hot path of every bundle.
 
 use crate::primitives::{ChainId, Slot};
-use alloy::signers::{SignerSync, local::PrivateKeySigner};
+use alloy::{consensus::crypto::secp256k1::recover_signer, signers::local::PrivateKeySigner};
 use alloy_primitives::{Address, B256, Signature};
 use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain, sol};
+use secp256k1::{Message, SECP256K1, SecretKey};
 use serde::{Deserialize, Serialize};
 
 sol! {
@@ -30,6 +33,39 @@ pub fn domain(registry: Address) -> Eip712Domain {
     }
 }
 
+/// The key a sequencer signs promises with (its registered `signer`).
+#[derive(Clone)]
+pub struct PromiseSigner {
+    key: SecretKey,
+    address: Address,
+}
+
+impl PromiseSigner {
+    /// The signer of `key`.
+    pub fn new(key: &PrivateKeySigner) -> Self {
+        let key_bytes = key.to_bytes();
+        let secret = SecretKey::from_byte_array(&key_bytes.0).expect("a valid key is a valid key");
+        Self { key: secret, address: key.address() }
+    }
+
+    /// Its address.
+    pub const fn address(&self) -> Address {
+        self.address
+    }
+
+    fn sign_hash(&self, hash: B256) -> Signature {
+        let signature = SECP256K1.sign_ecdsa_recoverable(&Message::from_digest(hash.0), &self.key);
+        let (id, bytes) = signature.serialize_compact();
+        Signature::from_bytes_and_parity(&bytes, i32::from(id) != 0)
+    }
+}
+
+impl std::fmt::Debug for PromiseSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PromiseSigner").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
 /// A sequencer's signed promise to include `tx_hashes` of rollup `chain_id` in `slot`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +80,9 @@ pub struct Promise {
     pub bundle_id: B256,
     /// The registered signer that signed it.
     pub signer: Address,
-    /// The EIP-712 signature over [`Preconfirmation`] (65 bytes, `r || s || v`).
+    /// The EIP-712 signature over [`Preconfirmation`]: 65 bytes `r || s || v` (v 27 or 28),
+    /// as `ecrecover` and wallets take it.
+    #[serde(with = "signature_bytes")]
     pub signature: Signature,
 }
 
@@ -67,7 +105,7 @@ pub enum PromiseError {
 impl Promise {
     /// Signs the promise for `chain_id`, `slot`, `tx_hashes` and `bundle_id` under `registry`.
     pub fn sign(
-        signer: &PrivateKeySigner,
+        signer: &PromiseSigner,
         registry: Address,
         chain_id: ChainId,
         slot: Slot,
@@ -75,8 +113,14 @@ impl Promise {
         bundle_id: B256,
     ) -> Self {
         let hash = signing_hash(registry, chain_id, slot, &tx_hashes, bundle_id);
-        let signature = signer.sign_hash_sync(&hash).expect("a local key signs any hash");
-        Self { chain_id, slot, tx_hashes, bundle_id, signer: signer.address(), signature }
+        Self {
+            chain_id,
+            slot,
+            tx_hashes,
+            bundle_id,
+            signer: signer.address,
+            signature: signer.sign_hash(hash),
+        }
     }
 
     /// The EIP-712 hash the signature is over.
@@ -86,14 +130,32 @@ impl Promise {
 
     /// Checks that `expected` signed this promise under `registry` (and that it says so).
     pub fn verify(&self, registry: Address, expected: Address) -> Result<(), PromiseError> {
-        let recovered = self
-            .signature
-            .recover_address_from_prehash(&self.signing_hash(registry))
+        let recovered = recover_signer(&self.signature, self.signing_hash(registry))
             .map_err(|error| PromiseError::Unrecoverable(error.to_string()))?;
         if recovered != expected || self.signer != expected {
             return Err(PromiseError::WrongSigner { recovered, expected });
         }
         Ok(())
+    }
+}
+
+/// A signature as its 65 bytes in hex.
+mod signature_bytes {
+    use alloy_primitives::{Bytes, Signature};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    pub(super) fn serialize<S: Serializer>(
+        signature: &Signature,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        Bytes::from(signature.as_bytes()).serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Signature, D::Error> {
+        let bytes = Bytes::deserialize(deserializer)?;
+        Signature::try_from(bytes.as_ref()).map_err(D::Error::custom)
     }
 }
 
@@ -116,13 +178,14 @@ fn signing_hash(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::hex;
 
     #[test]
     fn a_signed_promise_verifies_only_for_its_signer_and_registry() {
         let signer = PrivateKeySigner::random();
         let registry = Address::repeat_byte(0x42);
         let promise = Promise::sign(
-            &signer,
+            &PromiseSigner::new(&signer),
             registry,
             ChainId::from(101),
             Slot(7),
@@ -135,7 +198,14 @@ mod tests {
         let mut tampered = promise.clone();
         tampered.slot = Slot(8);
         assert!(tampered.verify(registry, signer.address()).is_err());
+        // The same signature as alloy's own signer (RFC 6979 nonces on both).
+        let alloy =
+            alloy::signers::SignerSync::sign_hash_sync(&signer, &promise.signing_hash(registry))
+                .unwrap();
+        assert_eq!(promise.signature, alloy);
         let json = serde_json::to_string(&promise).unwrap();
+        let signature = hex::encode_prefixed(promise.signature.as_bytes());
+        assert!(json.contains(&format!("\"signature\":\"{signature}\"")), "{json}");
         assert_eq!(serde_json::from_str::<Promise>(&json).unwrap(), promise);
     }
 }

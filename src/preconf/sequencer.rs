@@ -7,7 +7,7 @@
 use super::{
     api::*,
     book::{BookError, Caller, Limits, Lock, LockBook, LockId},
-    promise::Promise,
+    promise::{Promise, PromiseSigner},
     store::{PromiseRecord, PromiseStore},
 };
 use crate::{
@@ -20,7 +20,6 @@ use crate::{
 use alloy::{
     consensus::{Transaction, TxEnvelope},
     eips::Decodable2718,
-    signers::local::PrivateKeySigner,
 };
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::{
@@ -52,7 +51,7 @@ const EXPIRY_TICK: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct SequencerConfig {
     /// The key registered as `signer` for its records.
-    pub signer: PrivateKeySigner,
+    pub signer: PromiseSigner,
     /// The rollups it sequences.
     pub chain_ids: BTreeSet<ChainId>,
     /// The registry (the promises' EIP-712 `verifyingContract`).
@@ -265,17 +264,18 @@ impl PreconfApiServer for PreconfSequencer {
 
     async fn confirm(&self, lock_id: LockId) -> RpcResult<Promise> {
         let inner = &self.inner;
-        if let Some(record) = inner.store.get(lock_id).map_err(internal)? {
-            return Ok(record.promise);
+        let taken = inner.book.lock().expect("not poisoned").take(Instant::now(), lock_id);
+        match taken {
+            Ok(lock) => {
+                let mut promises = inner.promise(vec![(lock_id, lock)]).await?;
+                Ok(promises.remove(0))
+            }
+            // Not open: confirmed before (perhaps before a restart), expired, or unknown.
+            Err(refusal) => match inner.store.get(lock_id).map_err(internal)? {
+                Some(record) => Ok(record.promise),
+                None => Err(book_error(refusal)),
+            },
         }
-        let lock = inner
-            .book
-            .lock()
-            .expect("not poisoned")
-            .take(Instant::now(), lock_id)
-            .map_err(book_error)?;
-        let mut promises = inner.promise(vec![(lock_id, lock)]).await?;
-        Ok(promises.remove(0))
     }
 
     async fn release(&self, lock_id: LockId) -> RpcResult<bool> {

@@ -132,13 +132,13 @@ fn write<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::primitives::ChainId;
+    use crate::{preconf::promise::PromiseSigner, primitives::ChainId};
     use alloy::signers::local::PrivateKeySigner;
     use alloy_primitives::{Address, B256};
 
     fn record(lock: u8, slot: u64) -> PromiseRecord {
         let promise = Promise::sign(
-            &PrivateKeySigner::random(),
+            &PromiseSigner::new(&PrivateKeySigner::random()),
             Address::repeat_byte(0x42),
             ChainId::from(101),
             Slot(slot),

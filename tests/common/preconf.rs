@@ -86,7 +86,15 @@ impl Process {
 }
 
 impl Drop for Process {
+    /// SIGTERM first, so a devnet stops its anvil; SIGKILL if it is not gone within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -118,9 +126,9 @@ impl PreconfNet {
         let dir = tempfile::tempdir().unwrap();
         let anvil_port = super::anvil::free_port();
         let http_port = super::anvil::free_port();
-        // Six consecutive free ports are likely around a free one well above the ephemeral
+        // Four consecutive free ports are likely around a free one well above the ephemeral
         // range's busiest part; the sequencers bind them later.
-        let port_base = free_port_run(6);
+        let port_base = free_port_run(4);
         let anvil = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/node_modules/.bin/anvil");
         let args = [
             "devnet".to_owned(),
@@ -152,6 +160,11 @@ impl PreconfNet {
 
     /// Starts (or restarts, on the same database) the sequencer of dev account `operator`.
     pub fn sequencer(&self, operator: usize) -> Process {
+        self.sequencer_with_gas(operator, SLOT_GAS)
+    }
+
+    /// [`Self::sequencer`] with `slot_gas` per rollup and slot.
+    pub fn sequencer_with_gas(&self, operator: usize, slot_gas: u64) -> Process {
         let key = self.dir.path().join(format!("key-{operator}"));
         std::fs::write(&key, hex::encode_prefixed(self.keys[operator].to_bytes())).unwrap();
         let mut args = vec![
@@ -164,7 +177,7 @@ impl PreconfNet {
                 "--datadir={}",
                 self.dir.path().join(format!("sequencer-{operator}")).display()
             ),
-            format!("--slot-gas={SLOT_GAS}"),
+            format!("--slot-gas={slot_gas}"),
         ];
         args.extend(Self::rollups_of(operator).iter().map(|id| format!("--chain-id={id}")));
         Process::lookahead(&args, self.dir.path().join(format!("sequencer-{operator}.log")))
@@ -182,6 +195,7 @@ impl PreconfNet {
         let args = [
             "gateway".to_owned(),
             format!("--lookahead-rpc={}", self.lookahead_url),
+            format!("--l1-rpc={}", self.l1_url),
             format!("--http.port={}", super::anvil::free_port()),
             format!("--ttl-ms={ttl_ms}"),
         ];
