@@ -6,7 +6,10 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, U256};
 use clap::Args;
 use eyre::{WrapErr, bail};
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::{
+    http_client::{HttpClient, HttpClientBuilder},
+    server::ServerHandle,
+};
 use sequencer_lookahead::{
     ChainId, SlotClock, follower,
     preconf::{
@@ -26,6 +29,34 @@ use std::{
 };
 use tracing::info;
 
+/// Where the schedule and the slot clock come from.
+#[derive(Debug, Args)]
+struct UpstreamArgs {
+    /// The lookahead RPC (`lookahead follow` / `lookahead devnet` / a Reth node with the ExEx).
+    #[arg(long)]
+    lookahead_rpc: String,
+    /// An L1 node's RPC, to read the registry's slot clock.
+    #[arg(long)]
+    l1_rpc: String,
+}
+
+impl UpstreamArgs {
+    /// A lookahead client, the registry it follows and the registry's slot clock.
+    async fn connect(&self, timeout: Duration) -> eyre::Result<(HttpClient, Address, SlotClock)> {
+        let lookahead = HttpClientBuilder::default()
+            .request_timeout(timeout)
+            .build(&self.lookahead_rpc)
+            .wrap_err_with(|| format!("while creating a client for {}", self.lookahead_rpc))?;
+        let status =
+            lookahead.status().await.wrap_err("while asking the lookahead for its status")?;
+        let l1 = connect(&self.l1_rpc).await?;
+        let clock = follower::read_clock(&l1, status.registry, Duration::from_secs(10))
+            .await
+            .wrap_err("while reading the registry's slot clock")?;
+        Ok((lookahead, status.registry, clock))
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct SequencerArgs {
     /// A rollup this sequencer serves (decimal or 0x-hex); repeat for several.
@@ -34,12 +65,8 @@ pub(crate) struct SequencerArgs {
     /// File holding the hex private key of the registered `signer`.
     #[arg(long)]
     key: PathBuf,
-    /// The lookahead RPC (`lookahead follow` / `lookahead devnet` / a Reth node with the ExEx).
-    #[arg(long)]
-    lookahead_rpc: String,
-    /// An L1 node's RPC, to read the registry's slot clock.
-    #[arg(long)]
-    l1_rpc: String,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
     /// Address the `preconf_` RPC listens on.
     #[arg(long = "http.addr", default_value = "127.0.0.1")]
     http_addr: IpAddr,
@@ -62,12 +89,8 @@ pub(crate) struct SequencerArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
-    /// The lookahead RPC the routes come from.
-    #[arg(long)]
-    lookahead_rpc: String,
-    /// An L1 node's RPC, to read the registry's slot clock.
-    #[arg(long)]
-    l1_rpc: String,
+    #[command(flatten)]
+    upstream: UpstreamArgs,
     /// Address the `gateway_` RPC listens on.
     #[arg(long = "http.addr", default_value = "127.0.0.1")]
     http_addr: IpAddr,
@@ -89,9 +112,7 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
         .trim()
         .parse()
         .wrap_err_with(|| format!("{} does not hold a hex private key", args.key.display()))?;
-    let lookahead = client(&args.lookahead_rpc, Duration::from_secs(2))?;
-    let registry = registry(&lookahead).await?;
-    let clock = read_clock(&args.l1_rpc, registry).await?;
+    let (lookahead, registry, clock) = args.upstream.connect(Duration::from_secs(2)).await?;
     std::fs::create_dir_all(&args.datadir)
         .wrap_err_with(|| format!("while creating {}", args.datadir.display()))?;
     let path = args.datadir.join("promises.redb");
@@ -116,19 +137,16 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
         .wrap_err("while starting the preconf RPC server")?;
     let chain_ids: Vec<String> = args.chain_ids.iter().map(ToString::to_string).collect();
     info!(%addr, %signer, chain_ids = %chain_ids.join(","), "preconf sequencer listening");
-    println!("{}", serde_json::json!({ "rpcUrl": format!("http://{addr}"), "signer": signer }));
-    shutdown_signal().await?;
-    info!("shutting down");
-    let _ = server.stop();
-    server.stopped().await;
-    Ok(())
+    run_until_shutdown(
+        server,
+        serde_json::json!({ "rpcUrl": format!("http://{addr}"), "signer": signer }),
+    )
+    .await
 }
 
 pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
-    let lookahead = client(&args.lookahead_rpc, timeout)?;
-    let registry = registry(&lookahead).await?;
-    let clock = read_clock(&args.l1_rpc, registry).await?;
+    let (lookahead, registry, clock) = args.upstream.connect(timeout).await?;
     if args.ttl_ms == 0 || args.ttl_ms > sequencer_lookahead::preconf::api::MAX_TTL_MS {
         bail!("--ttl-ms must be 1..={}", sequencer_lookahead::preconf::api::MAX_TTL_MS);
     }
@@ -139,33 +157,17 @@ pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
         .await
         .wrap_err("while starting the gateway RPC server")?;
     info!(%addr, %registry, "gateway listening");
-    println!("{}", serde_json::json!({ "rpcUrl": format!("http://{addr}") }));
+    run_until_shutdown(server, serde_json::json!({ "rpcUrl": format!("http://{addr}") })).await
+}
+
+/// Prints the ready line, serves until Ctrl-C or SIGTERM, then stops the server.
+async fn run_until_shutdown(server: ServerHandle, ready: serde_json::Value) -> eyre::Result<()> {
+    println!("{ready}");
     shutdown_signal().await?;
     info!("shutting down");
     let _ = server.stop();
     server.stopped().await;
     Ok(())
-}
-
-/// The registry's slot clock, read from an L1 node.
-async fn read_clock(l1_rpc: &str, registry: Address) -> eyre::Result<SlotClock> {
-    let l1 = connect(l1_rpc).await?;
-    follower::read_clock(&l1, registry, Duration::from_secs(10))
-        .await
-        .wrap_err("while reading the registry's slot clock")
-}
-
-fn client(url: &str, timeout: Duration) -> eyre::Result<HttpClient> {
-    HttpClientBuilder::default()
-        .request_timeout(timeout)
-        .build(url)
-        .wrap_err_with(|| format!("while creating a client for {url}"))
-}
-
-/// The registry the lookahead follows.
-async fn registry(lookahead: &HttpClient) -> eyre::Result<Address> {
-    let status = lookahead.status().await.wrap_err("while asking the lookahead for its status")?;
-    Ok(status.registry)
 }
 
 fn parse_chain_id(value: &str) -> Result<ChainId, String> {
