@@ -27,7 +27,7 @@ use std::{
     path::PathBuf,
     time::Duration,
 };
-use tracing::info;
+use tracing::{info, warn};
 
 /// Where the schedule and the slot clock come from.
 #[derive(Debug, Args)]
@@ -129,6 +129,7 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
             locks_total: args.locks_total,
         },
     };
+    warn_if_unregistered(&lookahead, &args.chain_ids, config.signer.address()).await;
     let sequencer = PreconfSequencer::new(config, lookahead, store)?;
     let signer = sequencer.address();
     let (addr, server) = sequencer
@@ -158,6 +159,19 @@ pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
         .wrap_err("while starting the gateway RPC server")?;
     info!(%addr, %registry, "gateway listening");
     run_until_shutdown(server, serde_json::json!({ "rpcUrl": format!("http://{addr}") })).await
+}
+
+/// Warns about each rollup for which `signer` has no active record: its locks will be refused.
+async fn warn_if_unregistered(lookahead: &HttpClient, chain_ids: &[ChainId], signer: Address) {
+    for chain_id in chain_ids {
+        match lookahead.get_sequencers(*chain_id, None).await {
+            Ok(records) if records.iter().any(|record| record.signer == signer) => {}
+            Ok(_) => {
+                warn!(%chain_id, %signer, "no active record of rollup has this signer (yet): locks are refused until one has")
+            }
+            Err(error) => warn!(%chain_id, %error, "could not read the rollup's sequencers"),
+        }
+    }
 }
 
 /// Prints the ready line, serves until Ctrl-C or SIGTERM, then stops the server.

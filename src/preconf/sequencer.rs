@@ -80,10 +80,17 @@ struct Inner {
 /// The lookahead's answer for a rollup's slot, as far as this sequencer cares.
 #[derive(Clone, Copy, Debug)]
 struct Selection {
-    signer: Option<Address>,
-    operator: Option<Address>,
+    /// The selected record's operator and signer; `None` when no record is active.
+    sequencer: Option<Named>,
     fetched: Instant,
     finalized: bool,
+}
+
+/// Who the lookahead names for a slot.
+#[derive(Clone, Copy, Debug)]
+struct Named {
+    operator: Address,
+    signer: Address,
 }
 
 impl PreconfSequencer {
@@ -156,8 +163,10 @@ impl Inner {
                     .await
                     .map_err(|e| lookahead_error(chain_id, slot, e))?;
                 let selection = Selection {
-                    signer: entry.sequencer.as_ref().map(|s| s.signer),
-                    operator: entry.sequencer.as_ref().map(|s| s.operator),
+                    sequencer: entry
+                        .sequencer
+                        .as_ref()
+                        .map(|s| Named { operator: s.operator, signer: s.signer }),
                     fetched: Instant::now(),
                     finalized: entry.status == EntryStatus::Finalized,
                 };
@@ -167,15 +176,15 @@ impl Inner {
             }
         };
         let me = self.config.signer.address();
-        match (selection.signer, selection.operator) {
-            (Some(signer), _) if signer == me => Ok(()),
-            (Some(signer), Some(operator)) => Err(error(
+        match selection.sequencer {
+            Some(named) if named.signer == me => Ok(()),
+            Some(Named { operator, signer }) => Err(error(
                 NOT_SELECTED,
                 format!(
                     "slot {slot} of rollup {chain_id} is sequenced by operator {operator} (signer {signer}), not by signer {me}"
                 ),
             )),
-            _ => Err(error(
+            None => Err(error(
                 NOT_SELECTED,
                 format!("no sequencer is active for rollup {chain_id} in slot {slot}"),
             )),
@@ -267,6 +276,11 @@ impl PreconfApiServer for PreconfSequencer {
         let taken = inner.book.lock().expect("not poisoned").take(Instant::now(), lock_id);
         match taken {
             Ok(lock) => {
+                if let Err(passed) = inner.check_slot(lock.slot) {
+                    let mut book = inner.book.lock().expect("not poisoned");
+                    book.forget_promised(lock.chain_id, lock.slot, lock.gas);
+                    return Err(passed);
+                }
                 let mut promises = inner.promise(vec![(lock_id, lock)]).await?;
                 Ok(promises.remove(0))
             }

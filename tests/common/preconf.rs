@@ -35,11 +35,12 @@ pub struct Process {
 }
 
 impl Process {
-    /// Runs `lookahead <args>` and waits (up to 60 s) for its ready line on stdout.
+    /// Runs `lookahead <args>` and waits (up to 60 s) for its ready line on stdout. Its log
+    /// level is `LOOKAHEAD_TEST_LOG` (default `info`), e.g. `info,sequencer_lookahead=debug`.
     pub fn lookahead(args: &[String], log: PathBuf) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
             .args(args)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", std::env::var("LOOKAHEAD_TEST_LOG").unwrap_or_else(|_| "info".into()))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
