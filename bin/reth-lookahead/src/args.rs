@@ -15,11 +15,12 @@ pub(crate) struct LookaheadArgs {
     /// The registry's deployment block; earlier blocks are skipped.
     #[arg(long = "lookahead.from-block", default_value_t = 0)]
     from_block: u64,
-    /// Genesis time of the slot clock (default: the chain's preset; on `--dev` its genesis
-    /// block's time).
+    /// Genesis time of the slot clock (default: the chain's preset; with `--lookahead.devnet`
+    /// the dev genesis block's time).
     #[arg(long = "lookahead.genesis-time")]
     genesis_time: Option<u64>,
-    /// Seconds per slot (default: the chain's preset; on `--dev` `--dev.block-time`, else 1).
+    /// Seconds per slot (default: the chain's preset; with `--lookahead.devnet`
+    /// `--dev.block-time`, else 1).
     #[arg(long = "lookahead.slot-seconds")]
     slot_seconds: Option<u64>,
     /// Slots per window.
