@@ -4,9 +4,9 @@
 //!
 //! The scenarios share one devnet (its sequencers take three windows to become active) and run
 //! in sequence: an atomic two-leg bundle; refusals (capacity, a past slot, not selected) that
-//! leave no promise and release the other lock; a gateway SIGKILLed between lock and confirm;
-//! a sequencer SIGKILLed and restarted after confirming; and concurrent bundles from several
-//! gateways on one slot.
+//! leave no promise and release the other lock; best-effort mode promising the leg that locks;
+//! a gateway SIGKILLed between lock and confirm; a sequencer SIGKILLed and restarted after
+//! confirming; and concurrent bundles from several gateways on one slot.
 
 mod common;
 
@@ -136,6 +136,15 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     for operator in &ops {
         assert!(net.sequencer_client(*operator).get_promises(slot).await.unwrap().is_empty());
     }
+
+    // The same bundle in best-effort mode: the leg that locks is promised, the other reported.
+    let request = bundle(&[(A, 21_000), (B, SLOT_GAS + 1)], Some(slot), BundleMode::BestEffort);
+    let receipt = gateway_client.send_bundle(request).await.expect("best effort answers");
+    assert_eq!(receipt.promises.len(), 1);
+    assert_eq!(receipt.promises[0].chain_id, ChainId::from(A));
+    assert_verified(&net, &receipt.promises).await;
+    assert_eq!(receipt.failed.len(), 1);
+    assert_eq!((receipt.failed[0].chain_id, receipt.failed[0].code), (ChainId::from(B), CAPACITY));
 
     // A past slot is refused by the sequencers (or the lookahead), naming the leg.
     let past = Slot(net.current_slot().await - 2);
