@@ -93,7 +93,7 @@ pub fn dev_signers(count: u32) -> Vec<PrivateKeySigner> {
 }
 
 /// A wallet holding `signers`, for a provider that signs the devnet's transactions.
-pub fn dev_wallet(signers: &[PrivateKeySigner]) -> EthereumWallet {
+fn dev_wallet(signers: &[PrivateKeySigner]) -> EthereumWallet {
     let mut wallet = EthereumWallet::default();
     for signer in signers {
         wallet.register_signer(signer.clone());

@@ -64,7 +64,7 @@ async fn assert_verified(net: &PreconfNet, promises: &[Promise]) {
 }
 
 /// The error code and `data` of a failed call.
-fn call_error(error: ClientError) -> (i32, String) {
+fn call_error(error: &ClientError) -> (i32, String) {
     match error {
         ClientError::Call(call) => {
             (call.code(), format!("{} {}", call.message(), call.data().map_or("", |d| d.get())))
@@ -89,7 +89,7 @@ async fn slot_is_free(net: &PreconfNet, operator: usize, chain_id: u64, slot: Sl
             true
         }
         Err(error) => {
-            let (code, message) = call_error(error);
+            let (code, message) = call_error(&error);
             assert_eq!(code, CAPACITY, "{message}");
             false
         }
@@ -129,7 +129,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     let (slot, ops) = net.find_slot(&[A, B], 4, last, |ops| ops[0] != ops[1]).await;
     last = slot;
     let request = bundle(&[(A, 21_000), (B, SLOT_GAS + 1)], Some(slot), BundleMode::Atomic);
-    let (code, message) = call_error(gateway_client.send_bundle(request).await.unwrap_err());
+    let (code, message) = call_error(&gateway_client.send_bundle(request).await.unwrap_err());
     assert_eq!(code, BUNDLE_FAILED);
     assert!(message.contains("0x66") && message.contains(&CAPACITY.to_string()), "{message}");
     assert!(slot_is_free(&net, ops[0], A, slot).await, "the held lock was released");
@@ -149,7 +149,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     // A past slot is refused by the sequencers (or the lookahead), naming the leg.
     let past = Slot(net.current_slot().await - 2);
     let request = bundle(&[(A, 21_000), (B, 21_000)], Some(past), BundleMode::Atomic);
-    let (code, message) = call_error(gateway_client.send_bundle(request).await.unwrap_err());
+    let (code, message) = call_error(&gateway_client.send_bundle(request).await.unwrap_err());
     assert_eq!(code, BUNDLE_FAILED, "{message}");
 
     // Not selected: a lock at an operator that does not sequence the slot.
@@ -164,12 +164,12 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
         ttl_ms: None,
     };
     let (code, message) =
-        call_error(net.sequencer_client(other).lock(request.clone()).await.unwrap_err());
+        call_error(&net.sequencer_client(other).lock(request.clone()).await.unwrap_err());
     assert_eq!(code, NOT_SELECTED, "{message}");
     let mut past_request = request;
     past_request.slot = past;
     let (code, message) =
-        call_error(net.sequencer_client(ops[0]).lock(past_request).await.unwrap_err());
+        call_error(&net.sequencer_client(ops[0]).lock(past_request).await.unwrap_err());
     assert_eq!(code, SLOT_PAST, "{message}");
 
     // The gateway dies between lock and confirm: the second leg's sequencer is stopped, so the
@@ -246,14 +246,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
         assert!(owed.len() as u64 * 21_000 <= SLOT_GAS, "capacity is not oversold");
     }
     for result in results.iter().filter_map(|r| r.as_ref().err()) {
-        let (code, message) = call_error_ref(result);
+        let (code, message) = call_error(result);
         assert_eq!(code, BUNDLE_FAILED, "{message}");
-    }
-}
-
-fn call_error_ref(error: &ClientError) -> (i32, String) {
-    match error {
-        ClientError::Call(call) => (call.code(), call.message().to_owned()),
-        other => panic!("expected a JSON-RPC error, got {other}"),
     }
 }

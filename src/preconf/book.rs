@@ -137,7 +137,6 @@ impl LockBook {
 
     /// Takes every lock or none (the legs of one bundle at one sequencer).
     pub fn lock_all(&mut self, now: Instant, locks: Vec<(LockId, Lock)>) -> Result<(), BookError> {
-        self.expire(now);
         let mut taken = Vec::with_capacity(locks.len());
         for (id, lock) in locks {
             if let Err(error) = self.check(now, &lock) {

@@ -6,7 +6,7 @@
 //! When one operator sequences every leg at one endpoint (the slot's `sharedOperator`), the
 //! gateway sends one `preconf_lockAndConfirm` instead: one round less.
 
-use super::{api::*, book::LockId, promise::Promise};
+use super::{api::*, book::LockId, promise::Promise, unix_ms};
 use crate::{
     clock::SlotClock,
     primitives::{ChainId, Slot},
@@ -26,7 +26,7 @@ use std::{
     future::Future,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 use tracing::debug;
 
@@ -65,11 +65,14 @@ struct Inner {
     config: GatewayConfig,
     lookahead: HttpClient,
     sequencers: Mutex<HashMap<String, HttpClient>>,
-    routes: Mutex<HashMap<RouteKey, (Instant, Vec<CrossScheduleEntry>)>>,
+    routes: Mutex<HashMap<RouteKey, CachedRoutes>>,
 }
 
 /// A cross-schedule query: the rollups, the first slot and the count.
 type RouteKey = (Vec<ChainId>, Slot, u64);
+
+/// A cross schedule and when it was read, shared by the bundles that reuse it.
+type CachedRoutes = (Instant, Arc<[CrossScheduleEntry]>);
 
 /// One leg on its way: the rollup, its txs and who sequences it.
 #[derive(Clone, Debug)]
@@ -130,8 +133,8 @@ impl Inner {
         let mut found = None;
         for count in counts {
             let schedule = self.cross_schedule(&chain_ids, from, count).await?;
-            if let Some(entry) = schedule.into_iter().find(served) {
-                found = Some(entry);
+            if let Some(entry) = schedule.iter().find(|entry| served(entry)) {
+                found = Some(entry.clone());
                 break;
             }
         }
@@ -162,9 +165,8 @@ impl Inner {
     /// The first slot a bundle can target: one that starts, or is still running, two lock
     /// ttls from now.
     fn earliest_slot(&self) -> Slot {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let then = now + 2 * Duration::from_millis(self.config.ttl_ms);
-        self.config.clock.slot_at(then.as_secs()).unwrap_or_default()
+        let then_ms = unix_ms() + 2 * self.config.ttl_ms;
+        self.config.clock.slot_at(then_ms / 1000).unwrap_or_default()
     }
 
     /// `count` slots of the rollups' cross schedule from `from`, reused for [`ROUTE_CACHE`].
@@ -173,22 +175,23 @@ impl Inner {
         chain_ids: &[ChainId],
         from: Slot,
         count: u64,
-    ) -> Result<Vec<CrossScheduleEntry>, ErrorObjectOwned> {
+    ) -> Result<Arc<[CrossScheduleEntry]>, ErrorObjectOwned> {
         let key = (chain_ids.to_vec(), from, count);
         if let Some((fetched, entries)) = self.routes.lock().expect("not poisoned").get(&key)
             && fetched.elapsed() < ROUTE_CACHE
         {
-            return Ok(entries.clone());
+            return Ok(Arc::clone(entries));
         }
-        let entries = timed(
+        let entries: Arc<[CrossScheduleEntry]> = timed(
             self.config.timeout,
             self.lookahead.get_cross_schedule(chain_ids.to_vec(), Some(from.0), Some(count)),
         )
         .await
-        .map_err(lookahead_failure)?;
+        .map_err(lookahead_failure)?
+        .into();
         let mut routes = self.routes.lock().expect("not poisoned");
         routes.retain(|_, (fetched, _)| fetched.elapsed() < ROUTE_CACHE);
-        routes.insert(key, (Instant::now(), entries.clone()));
+        routes.insert(key, (Instant::now(), Arc::clone(&entries)));
         Ok(entries)
     }
 

@@ -14,3 +14,11 @@ pub mod gateway;
 pub mod promise;
 pub mod sequencer;
 pub mod store;
+
+/// Milliseconds since the Unix epoch (0 on a clock set before it): lock expiry times and the
+/// slot the wall clock is in.
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}

@@ -9,6 +9,7 @@ use super::{
     book::{BookError, Caller, Limits, Lock, LockBook, LockId},
     promise::{Promise, PromiseSigner},
     store::{PromiseRecord, PromiseStore},
+    unix_ms,
 };
 use crate::{
     clock::SlotClock,
@@ -33,7 +34,7 @@ use std::{
     collections::{BTreeSet, HashMap},
     net::SocketAddr,
     sync::{Arc, Mutex, Weak},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 use tracing::{debug, warn};
 
@@ -325,15 +326,16 @@ impl PreconfApiServer for PreconfSequencer {
                 .await?;
             locks.push((LockId::random(), lock));
         }
-        {
+        let ids: Vec<LockId> = locks.iter().map(|(lock_id, _)| *lock_id).collect();
+        let taken = {
             let mut book = inner.book.lock().expect("not poisoned");
             let now = Instant::now();
-            book.lock_all(now, locks.clone()).map_err(book_error)?;
-            for (lock_id, _) in &locks {
-                book.take(now, *lock_id).map_err(book_error)?;
-            }
-        }
-        inner.promise(locks).await
+            book.lock_all(now, locks).map_err(book_error)?;
+            ids.into_iter()
+                .map(|lock_id| Ok((lock_id, book.take(now, lock_id).map_err(book_error)?)))
+                .collect::<RpcResult<Vec<_>>>()?
+        };
+        inner.promise(taken).await
     }
 }
 
@@ -412,10 +414,6 @@ fn caller(ext: &Extensions) -> Caller {
 
 fn current_slot(clock: &SlotClock) -> Slot {
     clock.slot_at(unix_ms() / 1000).unwrap_or_default()
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
