@@ -20,6 +20,7 @@ fn selection(c: &mut Criterion) {
             operator: Address::ZERO,
             active_from: Window(0),
             active_until: Some(Window(0)),
+            exists_from: Window(0),
         };
         256
     ];

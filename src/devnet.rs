@@ -6,13 +6,18 @@
 use crate::{
     clock::SlotClock,
     contract::SequencerRegistry,
+    domain::RegistryDomain,
     follower::{FollowerError, read_clock},
+    primitives::ChainId,
 };
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionRequest,
-    signers::local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English},
+    signers::{
+        SignerSync,
+        local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English},
+    },
     transports::TransportError,
 };
 use alloy_primitives::{Address, BlockNumber, U256};
@@ -27,8 +32,9 @@ use tokio::process::{Child, Command};
 /// The test mnemonic whose accounts anvil and `reth --dev` fund.
 pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
 
-/// How many dev accounts the samples use: the deployer and rollup admin (0) and three operators.
-pub const DEV_ACCOUNTS: u32 = 4;
+/// How many dev accounts the samples use: the deployer and rollup admin (0), three operators
+/// (1–3) and their preconfirmation signers (4–6, see [`sample_signer`]).
+pub const DEV_ACCOUNTS: u32 = 7;
 
 /// The sample rollups' chain ids.
 pub const SAMPLE_ROLLUPS: [u64; 3] = [101, 102, 103];
@@ -37,6 +43,12 @@ pub const SAMPLE_ROLLUPS: [u64; 3] = [101, 102, 103];
 /// on all three, 2 on 0x65 and 0x66: two sequencers (1 and 2) serve both of those, so a bundle
 /// for them meets either two different sequencers or one shared operator.
 pub const SAMPLE_OPERATORS: [&[usize]; 3] = [&[1, 2], &[1, 2], &[1, 3]];
+
+/// The dev account that signs sample operator `operator`'s preconfirmations: a hot key apart
+/// from the bonded operator account, registered with its consent (`signerProof`).
+pub const fn sample_signer(operator: usize) -> usize {
+    operator + 3
+}
 
 /// The default port base of the sample endpoints: operator `i` registers port `9600 + i`.
 pub const SAMPLE_PORT_BASE: u16 = 9600;
@@ -220,9 +232,10 @@ pub async fn has_code(provider: &DynProvider, address: Address) -> Result<bool, 
     Ok(!code.is_empty())
 }
 
-/// Registers [`SAMPLE_ROLLUPS`] (admin: `accounts[0]`), then their sequencers (`accounts[1..]`,
-/// each its own signer, with the endpoint [`sample_endpoint`]), in the next blocks. The
-/// provider must sign for [`DEV_ACCOUNTS`] accounts.
+/// Registers [`SAMPLE_ROLLUPS`] (admin: `accounts[0]`), then their sequencers (operators
+/// `accounts[1..=3]`, each with the signer [`sample_signer`] and its consent, and the endpoint
+/// [`sample_endpoint`]), in the next blocks. The provider must sign for [`DEV_ACCOUNTS`]
+/// accounts.
 pub async fn register_samples(
     provider: &DynProvider,
     registry: Address,
@@ -235,6 +248,9 @@ pub async fn register_samples(
             accounts.len()
         )));
     }
+    let l1_chain_id = provider.get_chain_id().await.map_err(node("reading the chain id"))?;
+    let domain = RegistryDomain::new(l1_chain_id, registry);
+    let keys = dev_signers(DEV_ACCOUNTS);
     let mut rollups = Vec::new();
     let mut sequencers = Vec::new();
     for (rollup, operators) in SAMPLE_ROLLUPS.iter().zip(SAMPLE_OPERATORS) {
@@ -246,10 +262,16 @@ pub async fn register_samples(
         };
         rollups.push((accounts[0], U256::ZERO, register_rollup.abi_encode()));
         for &operator in operators {
+            let signer = &keys[sample_signer(operator)];
+            let consent = domain.signer_consent_hash(ChainId(chain_id), accounts[operator]);
+            let proof = signer.sign_hash_sync(&consent).map_err(|e| {
+                DevnetError::Transaction(format!("signing the signer's consent: {e}"))
+            })?;
             let register = SequencerRegistry::registerCall {
                 chainId: chain_id,
-                signer: accounts[operator],
+                signer: signer.address(),
                 rpcUrl: sample_endpoint(endpoint_port_base, operator),
+                signerProof: proof.as_bytes().to_vec().into(),
             };
             sequencers.push((accounts[operator], U256::from(SAMPLE_BOND), register.abi_encode()));
         }

@@ -13,6 +13,7 @@
 //! - [`clock`]: slot and window arithmetic from a network's genesis time ([`SlotClock`]).
 //! - [`seed`]: the window seed from an anchor block's `prevrandao` ([`Anchor`]).
 //! - [`selection`]: the draw and fallback scan that picks a sequencer ([`select`]).
+//! - [`domain`]: the registry's EIP-712 domain, for promises and signer consents.
 //! - [`registry`]: the registry mirror rebuilt from the contract's events, with exact undo.
 //! - [`notification`]: the engine's input, canonical-chain notifications in Reth's vocabulary.
 //! - [`engine`]: the lookahead engine, fed notifications, reverting exactly on reorgs.
@@ -45,6 +46,7 @@
 pub mod clock;
 pub mod contract;
 pub mod devnet;
+pub mod domain;
 pub mod engine;
 pub mod follower;
 pub mod journal;
@@ -61,6 +63,7 @@ pub mod store;
 pub mod telemetry;
 
 pub use clock::{ClockError, SlotClock};
+pub use domain::RegistryDomain;
 pub use engine::{
     BlockRef, Engine, EngineConfig, EngineError, EngineState, EngineStatus, Finality,
     ScheduleChanges, Stats,

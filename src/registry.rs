@@ -1,7 +1,7 @@
 //! The registry mirror: rollups and their sequencer arrays, rebuilt from `SequencerRegistry`'s
 //! events alone (SPEC §4). The mirror never replays contract logic — the events carry the
-//! resulting values (`activeFrom`, `activeUntil`, the index) — so it stays identical to the
-//! contract's storage as far as the selection reads it.
+//! resulting values (`activeFrom`, `existsFrom`, `activeUntil`, the index) — so it stays
+//! identical to the contract's storage as far as the selection reads it.
 //!
 //! Every [`Registry::apply`] returns an [`Undo`] that restores the exact previous state, which
 //! is what lets the engine revert blocks on a reorg instead of recomputing from genesis.
@@ -60,8 +60,10 @@ impl AsRef<SequencerRecord> for Sequencer {
 /// A registered rollup.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rollup {
-    /// The account that may change `min_bond`.
+    /// The account that may change `min_bond` and hand the role on.
     pub admin: Address,
+    /// The account the admin role is offered to, until it accepts (two-step transfer).
+    pub pending_admin: Option<Address>,
     /// The bond required of new registrations, in wei.
     pub min_bond: U256,
     /// The sequencer array in index order, as the selection indexes it.
@@ -75,6 +77,8 @@ pub enum Undo {
     RemoveRollup(ChainId),
     /// Restore a rollup's previous `min_bond`.
     MinBond(ChainId, U256),
+    /// Restore a rollup's previous admin and pending admin.
+    Admin(ChainId, Address, Option<Address>),
     /// Remove the record the event appended.
     PopSequencer(ChainId),
     /// Put back the record that was at `index`.
@@ -87,6 +91,7 @@ impl Undo {
         match self {
             Self::RemoveRollup(chain_id)
             | Self::MinBond(chain_id, _)
+            | Self::Admin(chain_id, ..)
             | Self::PopSequencer(chain_id)
             | Self::RestoreSequencer(chain_id, ..) => *chain_id,
         }
@@ -123,7 +128,12 @@ impl Registry {
                 if self.rollups.contains_key(&chain_id) {
                     return Err(RegistryError::RollupExists(chain_id));
                 }
-                let rollup = Rollup { admin: e.admin, min_bond: e.minBond, sequencers: Vec::new() };
+                let rollup = Rollup {
+                    admin: e.admin,
+                    pending_admin: None,
+                    min_bond: e.minBond,
+                    sequencers: Vec::new(),
+                };
                 self.rollups.insert(chain_id, rollup);
                 Ok(Undo::RemoveRollup(chain_id))
             }
@@ -133,10 +143,30 @@ impl Registry {
                 let previous = std::mem::replace(&mut rollup.min_bond, e.minBond);
                 Ok(Undo::MinBond(chain_id, previous))
             }
+            SequencerRegistryEvents::AdminTransferStarted(e) => {
+                let chain_id = ChainId(e.chainId);
+                let rollup = self.rollup_mut(chain_id)?;
+                let undo = Undo::Admin(chain_id, rollup.admin, rollup.pending_admin);
+                rollup.pending_admin = (!e.pendingAdmin.is_zero()).then_some(e.pendingAdmin);
+                Ok(undo)
+            }
+            SequencerRegistryEvents::AdminTransferred(e) => {
+                let chain_id = ChainId(e.chainId);
+                let rollup = self.rollup_mut(chain_id)?;
+                let undo = Undo::Admin(chain_id, rollup.admin, rollup.pending_admin);
+                rollup.admin = e.newAdmin;
+                rollup.pending_admin = None;
+                Ok(undo)
+            }
             SequencerRegistryEvents::SequencerRegistered(e) => {
                 let chain_id = ChainId(e.chainId);
                 let sequencer = Sequencer {
-                    record: SequencerRecord::new(e.operator, Window(e.activeFrom)),
+                    record: SequencerRecord {
+                        operator: e.operator,
+                        active_from: Window(e.activeFrom),
+                        active_until: None,
+                        exists_from: Window(e.existsFrom),
+                    },
                     signer: e.signer,
                     rpc_url: e.rpcUrl.clone(),
                     withdrawn: false,
@@ -177,6 +207,12 @@ impl Registry {
             Undo::MinBond(chain_id, min_bond) => {
                 if let Some(rollup) = self.rollups.get_mut(&chain_id) {
                     rollup.min_bond = min_bond;
+                }
+            }
+            Undo::Admin(chain_id, admin, pending_admin) => {
+                if let Some(rollup) = self.rollups.get_mut(&chain_id) {
+                    rollup.admin = admin;
+                    rollup.pending_admin = pending_admin;
                 }
             }
             Undo::PopSequencer(chain_id) => {
@@ -249,6 +285,7 @@ mod tests {
             signer: Address::repeat_byte(operator),
             rpcUrl: format!("http://127.0.0.1:{operator}"),
             activeFrom: 3,
+            existsFrom: 3,
         })
     }
 
@@ -268,9 +305,33 @@ mod tests {
         })
     }
 
+    fn admin_offered(to: u8) -> SequencerRegistryEvents {
+        SequencerRegistryEvents::AdminTransferStarted(SequencerRegistry::AdminTransferStarted {
+            chainId: U256::from(CHAIN),
+            admin: Address::repeat_byte(0xad),
+            pendingAdmin: Address::repeat_byte(to),
+        })
+    }
+
+    fn admin_accepted(by: u8) -> SequencerRegistryEvents {
+        SequencerRegistryEvents::AdminTransferred(SequencerRegistry::AdminTransferred {
+            chainId: U256::from(CHAIN),
+            previousAdmin: Address::repeat_byte(0xad),
+            newAdmin: Address::repeat_byte(by),
+        })
+    }
+
     #[test]
     fn undo_restores_every_intermediate_state() {
-        let events = [rollup(), registered(0, 1), registered(1, 2), exit(0), registered(0, 3)];
+        let events = [
+            rollup(),
+            registered(0, 1),
+            admin_offered(0xbe),
+            registered(1, 2),
+            exit(0),
+            admin_accepted(0xbe),
+            registered(0, 3),
+        ];
         let mut registry = Registry::default();
         let mut states = vec![registry.clone()];
         let mut undos = Vec::new();
@@ -281,6 +342,8 @@ mod tests {
         let sequencers = &registry.rollup(ChainId::from(CHAIN)).unwrap().sequencers;
         assert_eq!(sequencers[0].record.operator, Address::repeat_byte(3), "index 0 reused");
         assert_eq!(sequencers.len(), 2);
+        let rollup = registry.rollup(ChainId::from(CHAIN)).unwrap();
+        assert_eq!((rollup.admin, rollup.pending_admin), (Address::repeat_byte(0xbe), None));
 
         while let Some(undo) = undos.pop() {
             states.pop();

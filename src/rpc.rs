@@ -313,7 +313,7 @@ pub fn query_error(error: QueryError) -> ErrorObjectOwned {
         QueryError::UnknownRollup(_) => UNKNOWN_ROLLUP,
         QueryError::BeyondHorizon { .. } => BEYOND_HORIZON,
         QueryError::TooOld { .. } => TOO_OLD,
-        QueryError::NotSynced => NOT_SYNCED,
+        QueryError::NotSynced | QueryError::NoAnchorWindow { .. } => NOT_SYNCED,
         QueryError::TooManySlots { .. } | QueryError::NoRollups => INVALID_PARAMS_CODE,
     };
     ErrorObjectOwned::owned(code, error.to_string(), None::<()>)

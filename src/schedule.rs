@@ -85,6 +85,14 @@ pub enum QueryError {
     /// No window is fixed yet (the registry's deployment or the first anchor is not reached).
     #[error("not synced: no window is fixed yet")]
     NotSynced,
+    /// The slot is in window 0 or 1, which have no anchor block and so never get a seed.
+    #[error("slot {slot} is in window {window}: windows 0 and 1 have no anchor, hence no schedule")]
+    NoAnchorWindow {
+        /// The requested slot.
+        slot: Slot,
+        /// Its window.
+        window: Window,
+    },
     /// The chain id is not a registered rollup.
     #[error("unknown rollup {0}")]
     UnknownRollup(ChainId),
@@ -262,6 +270,10 @@ impl Engine {
 
     /// Checks that `slot` is served and returns the horizon.
     fn check_slot(&self, slot: Slot) -> Result<Slot, QueryError> {
+        let window = self.config().clock.window_of(slot);
+        if window.0 < 2 {
+            return Err(QueryError::NoAnchorWindow { slot, window });
+        }
         let fixed_until = self.fixed_until().ok_or(QueryError::NotSynced)?;
         if slot > fixed_until {
             return Err(QueryError::BeyondHorizon { slot, fixed_until });

@@ -1,7 +1,7 @@
 //! The selection function (SPEC §5), bit-identical to `SequencerRegistry.sequencerForSeed`.
 //!
-//! For rollup `chainId`, slot `s` in window `W`, and the rollup's sequencer array `A` of length
-//! `L`:
+//! For rollup `chainId`, slot `s` in window `W`, and the rollup's sequencer array `A` as of
+//! window `W` — the indices with `existsFrom <= W`, a prefix — of length `L = L(W)`:
 //!
 //! ```text
 //! draw(k) = uint256(keccak256(abi.encode(seed(W), chainId, uint256(s), uint256(k))))
@@ -12,6 +12,10 @@
 //!
 //! The expected cost is one draw when most records are active; the scan bounds the worst case
 //! by `L`, which the contract caps at [`MAX_SEQUENCERS`].
+//!
+//! Reducing over `L(W)` rather than the current length is what keeps a fixed schedule fixed: an
+//! index pushed in window `X` exists only from `X + ACTIVATION_DELAY`, so no registration
+//! included after `anchor(W)` changes the draws of window `W`.
 
 use crate::{
     clock::SlotClock,
@@ -26,7 +30,8 @@ pub const MAX_DRAWS: u8 = 16;
 /// The contract's cap on a rollup's sequencer array.
 pub const MAX_SEQUENCERS: usize = 256;
 
-/// What the selection reads of a sequencer record: its operator and active windows.
+/// What the selection reads of a sequencer record: its operator, active windows, and the
+/// window from which its index is part of the array.
 ///
 /// Records stay in the array after their bond is withdrawn (until the index is reused), with
 /// the same windows, exactly as in the contract's storage.
@@ -39,12 +44,16 @@ pub struct SequencerRecord {
     /// First window in which it is no longer active (exclusive); `None` until an exit is
     /// requested.
     pub active_until: Option<Window>,
+    /// First window in which the record's index counts towards `L(W)`: the window the index was
+    /// pushed for, kept when the index is reused. Never decreases along the array.
+    pub exists_from: Window,
 }
 
 impl SequencerRecord {
-    /// A record active from `active_from` with no exit requested.
+    /// A record at a newly pushed index, active (and existing) from `active_from`, with no exit
+    /// requested.
     pub const fn new(operator: Address, active_from: Window) -> Self {
-        Self { operator, active_from, active_until: None }
+        Self { operator, active_from, active_until: None, exists_from: active_from }
     }
 
     /// `active_from <= window < active_until`.
@@ -77,8 +86,19 @@ pub fn draw(seed: B256, chain_id: ChainId, slot: Slot, k: u8) -> U256 {
     U256::from_be_bytes(keccak256(DrawPreimage::new(seed, chain_id, slot).with_k(k)).0)
 }
 
-/// Selects rollup `chain_id`'s sequencer for `slot` from `records` (the rollup's sequencer array
-/// in index order) given the seed of the slot's window. `None` when no record is active.
+/// `L(W)`: how many of `records` (a rollup's sequencer array in index order) exist in `window`,
+/// i.e. have `exists_from <= window`. They form a prefix; the newest usually exists already.
+pub fn length_at<R: AsRef<SequencerRecord>>(records: &[R], window: Window) -> usize {
+    let exists = |record: &R| record.as_ref().exists_from <= window;
+    match records.last() {
+        Some(newest) if !exists(newest) => records.partition_point(exists),
+        _ => records.len(),
+    }
+}
+
+/// Selects rollup `chain_id`'s sequencer for `slot` from `records` (the rollup's whole sequencer
+/// array in index order) given the seed of the slot's window. Draws range over the array as of
+/// the slot's window ([`length_at`]). `None` when no record is active.
 pub fn select<R: AsRef<SequencerRecord>>(
     clock: &SlotClock,
     chain_id: ChainId,
@@ -86,11 +106,11 @@ pub fn select<R: AsRef<SequencerRecord>>(
     seed: B256,
     records: &[R],
 ) -> Option<Selected> {
-    let length = records.len();
+    let window = clock.window_of(slot);
+    let length = length_at(records, window);
     if length == 0 {
         return None;
     }
-    let window = clock.window_of(slot);
     let active = |index: usize| {
         let record = records[index].as_ref();
         record.is_active(window).then_some(Selected { index, operator: record.operator })
@@ -150,7 +170,38 @@ mod tests {
             operator: Address::repeat_byte(byte),
             active_from: Window(from),
             active_until: until.map(Window),
+            exists_from: Window(0),
         }
+    }
+
+    fn existing_from(windows: &[u64]) -> Vec<SequencerRecord> {
+        windows
+            .iter()
+            .map(|&w| SequencerRecord { exists_from: Window(w), ..record(1, 0, None) })
+            .collect()
+    }
+
+    #[test]
+    fn length_at_counts_the_existing_prefix() {
+        let records = existing_from(&[0, 0, 3, 3, 5]);
+        let lengths: Vec<_> = (0..7).map(|w| length_at(&records, Window(w))).collect();
+        assert_eq!(lengths, [2, 2, 2, 4, 4, 5, 5]);
+        assert_eq!(length_at::<SequencerRecord>(&[], Window(9)), 0);
+    }
+
+    #[test]
+    fn indices_that_do_not_exist_yet_change_nothing() {
+        let mut records: Vec<_> = (0..5).map(|i| record(i, 0, None)).collect();
+        let before: Vec<_> = (0..32 * 4)
+            .map(|slot| select(&clock(), ChainId::from(7u64), Slot(slot), B256::ZERO, &records))
+            .collect();
+        for i in 0..20 {
+            records.push(SequencerRecord { exists_from: Window(4), ..record(100 + i, 4, None) });
+        }
+        let after: Vec<_> = (0..32 * 4)
+            .map(|slot| select(&clock(), ChainId::from(7u64), Slot(slot), B256::ZERO, &records))
+            .collect();
+        assert_eq!(before, after, "windows 0..=3 select over the first five records only");
     }
 
     #[test]

@@ -56,6 +56,11 @@ fn window_is_fixed_by_the_first_block_of_the_previous_window() {
     assert_eq!(entry.anchor, block_ref(&blocks[2]), "anchor(2) is the last block before slot 4");
     assert_eq!(entry.window, Window(2));
     assert_eq!(entry.status, EntryStatus::Latest);
+    assert_eq!(
+        engine.schedule(ChainId::from(10u64), Slot(5), 4),
+        Err(QueryError::NoAnchorWindow { slot: Slot(5), window: Window(1) }),
+        "windows 0 and 1 have no anchor: not synced, not too old"
+    );
 
     let status = engine.status();
     assert_eq!(status.head.map(|(head, slot)| (head.number, slot)), Some((4, Some(Slot(4)))));

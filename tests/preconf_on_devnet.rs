@@ -59,7 +59,7 @@ async fn assert_verified(net: &PreconfNet, promises: &[Promise]) {
     for promise in promises {
         let entry = net.lookahead.get_sequencer(promise.chain_id, promise.slot.0).await.unwrap();
         let signer = entry.sequencer.unwrap().signer;
-        promise.verify(net.registry, signer).expect("signed by the registered signer");
+        promise.verify(&net.domain, signer).expect("signed by the registered signer");
     }
 }
 

@@ -1,11 +1,14 @@
 //! Differential test: the Rust selection against `SequencerRegistry` executed on revm.
 //!
 //! Random registry histories (registrations, exits, withdrawals that free indices, re-use of
-//! those indices, empty rollups, huge chain ids, odd timings) are driven through the real
-//! contract; the Rust side sees only the emitted events, applied to the library's [`Registry`]
-//! mirror. At many points of each history, random
-//! slots — biased to window boundaries — and random seeds are queried on both sides and must
-//! agree exactly. `LOOKAHEAD_DIFF_VECTORS` sets the number of vectors (default 10,000).
+//! those indices, empty rollups, huge chain ids, odd timings, jumps past the withdrawal delay)
+//! are driven through the real contract; the Rust side sees only the emitted events, applied to
+//! the library's [`Registry`] mirror. At many points of each history, random slots — biased to
+//! window boundaries, from past windows to windows whose array `L(W)` is still shorter than the
+//! current one because of registrations included after their anchor — and random seeds are
+//! queried on both sides and must agree exactly. The test counts, and requires, vectors in
+//! windows where `L(W)` differs from the current length and registrations that reused a freed
+//! index. `LOOKAHEAD_DIFF_VECTORS` sets the number of vectors (default 10,000).
 
 mod common;
 
@@ -13,8 +16,12 @@ use alloy_primitives::{Address, B256, U256};
 use common::evm::{Outcome, RegistryEvm};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer_lookahead::{
-    ChainId, Registry, Sequencer, Slot, SlotClock, Window, contract::SequencerRegistry,
-    registry::decode_log, select, window_seed,
+    ChainId, Registry, Sequencer, Slot, SlotClock, Window,
+    contract::SequencerRegistry::{self, SequencerRegistryEvents},
+    registry::decode_log,
+    select,
+    selection::length_at,
+    window_seed,
 };
 
 const DEFAULT_VECTORS: usize = 10_000;
@@ -27,7 +34,26 @@ struct History {
     chain_ids: Vec<U256>,
     operators: Vec<Address>,
     rng: StdRng,
+    counts: Counts,
+}
+
+/// What a history exercised.
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    /// Queries compared.
     vectors: usize,
+    /// Queries in a window whose array `L(W)` is shorter than the current array.
+    shorter_array: usize,
+    /// Registrations that reused a freed index.
+    reused_indices: usize,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Self) {
+        self.vectors += other.vectors;
+        self.shorter_array += other.shorter_array;
+        self.reused_indices += other.reused_indices;
+    }
 }
 
 impl History {
@@ -54,7 +80,7 @@ impl History {
             chain_ids: Vec::new(),
             operators,
             rng,
-            vectors: 0,
+            counts: Counts::default(),
         };
         // A small id, an id beyond u64, and a rollup that stays empty.
         let huge = U256::from_be_bytes(history.rng.random::<[u8; 32]>()) | U256::from(1);
@@ -79,6 +105,12 @@ impl History {
                 for log in &logs {
                     let event =
                         decode_log(log, self.chain.registry).expect("decodes").expect("ours");
+                    if let SequencerRegistryEvents::SequencerRegistered(e) = &event {
+                        let length = records(&self.mirror, e.chainId).len();
+                        if e.index < U256::from(length) {
+                            self.counts.reused_indices += 1;
+                        }
+                    }
                     self.mirror.apply(&event).expect("the contract's events apply");
                 }
                 true
@@ -97,7 +129,7 @@ impl History {
         let chain_id = self.chain_ids[self.rng.random_range(0..2)];
         let count = records(&self.mirror, chain_id).len();
         let index = U256::from(self.rng.random_range(0..count.max(1)));
-        match self.rng.random_range(0..10) {
+        match self.rng.random_range(0..11) {
             0..=2 => {
                 let bond = U256::from(100 + self.rng.random_range(0..1000));
                 self.send(
@@ -107,6 +139,7 @@ impl History {
                         chainId: chain_id,
                         signer: operator,
                         rpcUrl: "http://127.0.0.1:9545".into(),
+                        signerProof: Default::default(),
                     },
                 );
             }
@@ -125,6 +158,11 @@ impl History {
                     U256::ZERO,
                     &SequencerRegistry::withdrawCall { chainId: chain_id, index },
                 );
+            }
+            10 => {
+                // Past the withdrawal delay, so exited records can be withdrawn and reused.
+                let ahead = self.rng.random_range(30..=40) * self.window_seconds();
+                self.chain.set_time(self.chain.timestamp() + ahead);
             }
             7 => {
                 // Land exactly on the first second of a coming window.
@@ -159,6 +197,11 @@ impl History {
                 n => self.chain_ids[n % 3],
             };
             let window = self.rng.random_range(current.saturating_sub(3)..=current + 6);
+            if length_at(records(&self.mirror, chain_id), Window(window))
+                < records(&self.mirror, chain_id).len()
+            {
+                self.counts.shorter_array += 1;
+            }
             let first = window * self.clock.window_slots();
             let slot = match self.rng.random_range(0..3) {
                 0 => first,
@@ -186,7 +229,7 @@ impl History {
             "chain {chain_id} slot {slot} seed {seed}: contract and Rust disagree; records {:?}",
             records(&self.mirror, chain_id)
         );
-        self.vectors += 1;
+        self.counts.vectors += 1;
     }
 }
 
@@ -205,9 +248,9 @@ fn target_vectors() -> usize {
 #[test]
 fn selection_matches_contract_on_random_histories() {
     let target = target_vectors();
-    let mut vectors = 0;
+    let mut counts = Counts::default();
     let mut histories = 0u64;
-    while vectors < target {
+    while counts.vectors < target {
         let mut history = History::new(histories);
         for _ in 0..40 {
             for _ in 0..3 {
@@ -215,10 +258,16 @@ fn selection_matches_contract_on_random_histories() {
             }
             history.compare(8);
         }
-        vectors += history.vectors;
+        counts += history.counts;
         histories += 1;
     }
-    println!("differential: {vectors} vectors over {histories} histories, 0 mismatches");
+    println!(
+        "differential: {} vectors over {histories} histories, 0 mismatches; {} in windows whose \
+         L(W) is shorter than the current array, {} registrations reused a freed index",
+        counts.vectors, counts.shorter_array, counts.reused_indices
+    );
+    assert!(counts.shorter_array > 0, "no vector in a window with a shorter array");
+    assert!(counts.reused_indices > 0, "no registration reused a freed index");
 }
 
 #[test]

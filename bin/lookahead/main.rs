@@ -296,11 +296,14 @@ async fn run_devnet(args: DevnetArgs) -> eyre::Result<()> {
     let datadir = args.datadir.clone().unwrap_or_else(|| temporary.clone());
     let config = EngineConfig { registry, deployment_block, clock };
     let l1 = anvil.url.clone();
+    let l1_chain_id =
+        provider.get_chain_id().await.wrap_err("while asking anvil for its chain id")?;
     let on_ready: OnReady = Box::new(move |addr, shared| {
         let line = serde_json::json!({
             "rpcUrl": format!("http://{addr}"),
             "wsUrl": format!("ws://{addr}"),
             "l1RpcUrl": l1,
+            "l1ChainId": l1_chain_id,
             "registry": registry,
             "rollups": SAMPLE_ROLLUPS.iter().map(|id| format!("{:#x}", id)).collect::<Vec<_>>(),
         });

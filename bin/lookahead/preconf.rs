@@ -2,7 +2,7 @@
 //! bundle gateway as processes.
 
 use crate::{connect, shutdown_signal};
-use alloy::signers::local::PrivateKeySigner;
+use alloy::{providers::Provider, signers::local::PrivateKeySigner};
 use alloy_primitives::{Address, U256};
 use clap::Args;
 use eyre::{WrapErr, bail};
@@ -11,7 +11,7 @@ use jsonrpsee::{
     server::ServerHandle,
 };
 use sequencer_lookahead::{
-    ChainId, SlotClock, follower,
+    ChainId, RegistryDomain, SlotClock, follower,
     preconf::{
         book::Limits,
         gateway::{Gateway, GatewayConfig},
@@ -35,14 +35,18 @@ struct UpstreamArgs {
     /// The lookahead RPC (`lookahead follow` / `lookahead devnet` / a Reth node with the ExEx).
     #[arg(long)]
     lookahead_rpc: String,
-    /// An L1 node's RPC, to read the registry's slot clock.
+    /// An L1 node's RPC, to read the registry's slot clock and the L1 chain id (the promises'
+    /// EIP-712 domain).
     #[arg(long)]
     l1_rpc: String,
 }
 
 impl UpstreamArgs {
-    /// A lookahead client, the registry it follows and the registry's slot clock.
-    async fn connect(&self, timeout: Duration) -> eyre::Result<(HttpClient, Address, SlotClock)> {
+    /// A lookahead client, the registry it follows (on its L1) and the registry's slot clock.
+    async fn connect(
+        &self,
+        timeout: Duration,
+    ) -> eyre::Result<(HttpClient, RegistryDomain, SlotClock)> {
         let lookahead = HttpClientBuilder::default()
             .request_timeout(timeout)
             .build(&self.lookahead_rpc)
@@ -53,7 +57,11 @@ impl UpstreamArgs {
         let clock = follower::read_clock(&l1, status.registry, Duration::from_secs(10))
             .await
             .wrap_err("while reading the registry's slot clock")?;
-        Ok((lookahead, status.registry, clock))
+        let l1_chain_id = tokio::time::timeout(Duration::from_secs(10), l1.get_chain_id())
+            .await
+            .wrap_err("timed out asking the L1 node for its chain id")?
+            .wrap_err("while asking the L1 node for its chain id")?;
+        Ok((lookahead, RegistryDomain::new(l1_chain_id, status.registry), clock))
     }
 }
 
@@ -112,7 +120,7 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
         .trim()
         .parse()
         .wrap_err_with(|| format!("{} does not hold a hex private key", args.key.display()))?;
-    let (lookahead, registry, clock) = args.upstream.connect(Duration::from_secs(2)).await?;
+    let (lookahead, domain, clock) = args.upstream.connect(Duration::from_secs(2)).await?;
     std::fs::create_dir_all(&args.datadir)
         .wrap_err_with(|| format!("while creating {}", args.datadir.display()))?;
     let path = args.datadir.join("promises.redb");
@@ -121,7 +129,7 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
     let config = SequencerConfig {
         signer: PromiseSigner::new(&signer),
         chain_ids: args.chain_ids.iter().copied().collect::<BTreeSet<_>>(),
-        registry,
+        domain,
         clock,
         limits: Limits {
             slot_gas: args.slot_gas,
@@ -147,17 +155,17 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
 
 pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
-    let (lookahead, registry, clock) = args.upstream.connect(timeout).await?;
+    let (lookahead, domain, clock) = args.upstream.connect(timeout).await?;
     if args.ttl_ms == 0 || args.ttl_ms > sequencer_lookahead::preconf::api::MAX_TTL_MS {
         bail!("--ttl-ms must be 1..={}", sequencer_lookahead::preconf::api::MAX_TTL_MS);
     }
     let gateway =
-        Gateway::new(GatewayConfig { registry, ttl_ms: args.ttl_ms, timeout, clock }, lookahead);
+        Gateway::new(GatewayConfig { domain, ttl_ms: args.ttl_ms, timeout, clock }, lookahead);
     let (addr, server) = gateway
         .serve(SocketAddr::new(args.http_addr, args.http_port))
         .await
         .wrap_err("while starting the gateway RPC server")?;
-    info!(%addr, %registry, "gateway listening");
+    info!(%addr, registry = %domain.registry, l1_chain_id = domain.l1_chain_id, "gateway listening");
     run_until_shutdown(server, serde_json::json!({ "rpcUrl": format!("http://{addr}") })).await
 }
 

@@ -14,7 +14,9 @@ import {BlockHeader} from "./BlockHeader.sol";
 ///      Time: `slot = (timestamp - genesisTime) / slotSeconds`, `window = slot / windowSlots`.
 ///      A registry change included in window X takes effect from window X + ACTIVATION_DELAY, so
 ///      every change that can affect window W was included before W's anchor (the last block
-///      before window W-1): nobody can choose the set after seeing the seed.
+///      before window W-1): nobody can choose the set after seeing the seed. That includes the
+///      array the draws are reduced over: window W selects among the indices that exist in W
+///      (`existsFrom <= W`), so a registration after the anchor cannot reshuffle W.
 contract SequencerRegistry {
     using BlockHeader for bytes;
 
@@ -25,7 +27,7 @@ contract SequencerRegistry {
     /// @notice Windows between the window a change is included in and the window it takes effect.
     uint64 public constant ACTIVATION_DELAY = 3;
     /// @notice Windows after `activeUntil` before the bond can be withdrawn and the index reused.
-    uint64 public constant WITHDRAWAL_DELAY = 2;
+    uint64 public constant WITHDRAWAL_DELAY = 32;
     /// @notice Random draws before the deterministic fallback scan.
     uint256 public constant MAX_DRAWS = 16;
     /// @notice Cap on a rollup's sequencer array: bounds the fallback scan of the selection.
@@ -36,6 +38,19 @@ contract SequencerRegistry {
     uint256 public constant MAX_NAIVE_SLOTS = 1024;
     /// @notice The index returned when no sequencer is active for a slot.
     uint256 public constant NO_SEQUENCER = type(uint256).max;
+    /// @notice The EIP-712 name of every signature this registry checks or names (SPEC §7).
+    string public constant EIP712_NAME = "SequencerLookahead";
+    /// @notice The EIP-712 version of that domain.
+    string public constant EIP712_VERSION = "2";
+    /// @notice `keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")`.
+    bytes32 public constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
+    /// @notice `keccak256("SignerConsent(uint256 chainId,address operator)")`: a signer's consent to
+    ///         sign preconfirmations for `operator` on rollup `chainId`.
+    bytes32 public constant SIGNER_CONSENT_TYPEHASH = keccak256("SignerConsent(uint256 chainId,address operator)");
+    /// @dev Half the secp256k1 group order: signatures with a larger `s` are malleable (EIP-2).
+    uint256 private constant HALF_CURVE_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
     /// @notice The EIP-2935 block hash history contract.
     address public constant HISTORY_STORAGE = 0x0000F90827F1C53a10cb7A02335B175320002935;
     /// @notice How many past block hashes the EIP-2935 contract serves.
@@ -50,10 +65,14 @@ contract SequencerRegistry {
         /// The account that bonded, and the only one that may update, exit or withdraw.
         address operator;
         /// First window in which the record is active (inclusive).
-        uint48 activeFrom;
+        uint32 activeFrom;
         /// First window in which the record is no longer active (exclusive); 0 while no exit
         /// has been requested.
-        uint48 activeUntil;
+        uint32 activeUntil;
+        /// First window in which the index is part of the array the selection reduces over. Set
+        /// when the index is pushed and kept when it is reused, so it never decreases along the
+        /// array: the indices that exist in a window are a prefix.
+        uint32 existsFrom;
         /// The key that signs this sequencer's preconfirmations.
         address signer;
         /// The bond, in wei; 0 once withdrawn.
@@ -64,9 +83,11 @@ contract SequencerRegistry {
         string rpcUrl;
     }
 
-    /// @dev A rollup: its admin, bond requirement, sequencer array and free indices.
+    /// @dev A rollup: its admin (and the one it is being handed to), bond requirement, sequencer
+    ///      array and free indices.
     struct Rollup {
         address admin;
+        address pendingAdmin;
         uint256 minBond;
         Sequencer[] sequencers;
         uint256[] freeIndices;
@@ -87,16 +108,22 @@ contract SequencerRegistry {
 
     /// @notice A rollup was registered.
     event RollupRegistered(uint256 indexed chainId, address indexed admin, uint256 minBond);
+    /// @notice A rollup's admin offered the role to `pendingAdmin` (address(0) withdraws the offer).
+    event AdminTransferStarted(uint256 indexed chainId, address indexed admin, address indexed pendingAdmin);
+    /// @notice `newAdmin` accepted the role of the rollup's admin.
+    event AdminTransferred(uint256 indexed chainId, address indexed previousAdmin, address indexed newAdmin);
     /// @notice A rollup's admin changed the bond required of future registrations.
     event MinBondUpdated(uint256 indexed chainId, uint256 minBond);
-    /// @notice A sequencer record was created at `index` (possibly reusing a freed index).
+    /// @notice A sequencer record was created at `index` (possibly reusing a freed index, which
+    ///         keeps its `existsFrom`).
     event SequencerRegistered(
         uint256 indexed chainId,
         uint256 indexed index,
         address indexed operator,
         address signer,
         string rpcUrl,
-        uint64 activeFrom
+        uint64 activeFrom,
+        uint64 existsFrom
     );
     /// @notice A sequencer's endpoint changed; effective at once.
     event EndpointUpdated(uint256 indexed chainId, uint256 indexed index, string rpcUrl);
@@ -123,6 +150,12 @@ contract SequencerRegistry {
     error UnknownRollup(uint256 chainId);
     /// @notice Only the rollup's admin may do this.
     error NotRollupAdmin(uint256 chainId, address caller);
+    /// @notice Only the account the admin role was offered to may accept it.
+    error NotPendingAdmin(uint256 chainId, address caller);
+    /// @notice `signer` differs from the operator and no consent signature was given.
+    error MissingSignerProof(address signer);
+    /// @notice The consent signature is not `signer`'s (malformed, high `s`, or another key's).
+    error InvalidSignerProof(address signer, address recovered);
     /// @notice The bond sent is below the rollup's `minBond`.
     error BondTooLow(uint256 required, uint256 sent);
     /// @notice The bond does not fit the record (more than 2^88 - 1 wei).
@@ -220,10 +253,41 @@ contract SequencerRegistry {
         emit MinBondUpdated(chainId, minBond);
     }
 
-    /// @notice A rollup's admin, bond requirement and sequencer array length.
+    /// @notice Offers the rollup's admin role to `newAdmin`, who must accept it; address(0)
+    ///         withdraws a pending offer. Two steps, so a typo cannot lose the role.
+    function transferAdmin(uint256 chainId, address newAdmin) external {
+        Rollup storage rollup_ = _rollup(chainId);
+        if (msg.sender != rollup_.admin) revert NotRollupAdmin(chainId, msg.sender);
+        rollup_.pendingAdmin = newAdmin;
+        emit AdminTransferStarted(chainId, msg.sender, newAdmin);
+    }
+
+    /// @notice Accepts the admin role offered by `transferAdmin`.
+    function acceptAdmin(uint256 chainId) external {
+        Rollup storage rollup_ = _rollup(chainId);
+        if (msg.sender != rollup_.pendingAdmin) revert NotPendingAdmin(chainId, msg.sender);
+        address previous = rollup_.admin;
+        rollup_.admin = msg.sender;
+        rollup_.pendingAdmin = address(0);
+        emit AdminTransferred(chainId, previous, msg.sender);
+    }
+
+    /// @notice A rollup's admin, bond requirement and sequencer array length (all indices, also
+    ///         those that exist only from a later window).
     function rollup(uint256 chainId) external view returns (address admin, uint256 minBond, uint256 sequencerCount) {
         Rollup storage r = _rollups[chainId];
         return (r.admin, r.minBond, r.sequencers.length);
+    }
+
+    /// @notice The account the rollup's admin role is offered to, or address(0).
+    function pendingAdmin(uint256 chainId) external view returns (address) {
+        return _rollups[chainId].pendingAdmin;
+    }
+
+    /// @notice `L(W)`: the length of the rollup's sequencer array as of `window`, the indices with
+    ///         `existsFrom <= window` (SPEC §5). The selection of window W reduces its draws modulo this.
+    function sequencerCountAt(uint256 chainId, uint64 window) external view returns (uint256) {
+        return _lengthAt(_rollups[chainId].sequencers, window);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -233,8 +297,11 @@ contract SequencerRegistry {
     /// @notice Bonds `msg.value` as a sequencer of `chainId`, active from three windows on.
     /// @param signer The key that will sign this sequencer's preconfirmations.
     /// @param rpcUrl Where this sequencer serves its `preconf_` API.
+    /// @param signerProof The signer's 65-byte EIP-712 signature (low `s`) over
+    ///        `SignerConsent(chainId, msg.sender)` (see `signerConsentDigest`), so nobody can name a
+    ///        key they do not hold; ignored, and may be empty, when `signer == msg.sender`.
     /// @return index The record's index in the rollup's sequencer array (a freed one is reused).
-    function register(uint256 chainId, address signer, string calldata rpcUrl)
+    function register(uint256 chainId, address signer, string calldata rpcUrl, bytes calldata signerProof)
         external
         payable
         returns (uint256 index)
@@ -244,27 +311,32 @@ contract SequencerRegistry {
         if (msg.value > type(uint88).max) revert BondTooLarge(msg.value);
         if (signer == address(0)) revert ZeroAddress();
         _checkEndpoint(rpcUrl);
-        uint48 activeFrom = _effectiveWindow();
+        if (signer != msg.sender) _checkSignerConsent(chainId, signer, signerProof);
+        uint32 activeFrom = _effectiveWindow();
 
+        uint32 existsFrom;
         uint256 free = rollup_.freeIndices.length;
         if (free != 0) {
             index = rollup_.freeIndices[free - 1];
             rollup_.freeIndices.pop();
+            existsFrom = rollup_.sequencers[index].existsFrom;
         } else {
             index = rollup_.sequencers.length;
             if (index == MAX_SEQUENCERS) revert RollupFull(chainId);
             rollup_.sequencers.push();
+            existsFrom = activeFrom;
         }
         rollup_.sequencers[index] = Sequencer({
             operator: msg.sender,
             activeFrom: activeFrom,
             activeUntil: 0,
+            existsFrom: existsFrom,
             signer: signer,
             bond: uint88(msg.value),
             withdrawn: false,
             rpcUrl: rpcUrl
         });
-        emit SequencerRegistered(chainId, index, msg.sender, signer, rpcUrl, activeFrom);
+        emit SequencerRegistered(chainId, index, msg.sender, signer, rpcUrl, activeFrom, existsFrom);
     }
 
     /// @notice Changes where the sequencer serves its `preconf_` API; effective at once.
@@ -280,7 +352,7 @@ contract SequencerRegistry {
     function requestExit(uint256 chainId, uint256 index) external {
         Sequencer storage record = _ownRecord(chainId, index);
         if (record.activeUntil != 0) revert ExitAlreadyRequested(chainId, index, record.activeUntil);
-        uint48 activeUntil = _effectiveWindow();
+        uint32 activeUntil = _effectiveWindow();
         if (activeUntil < record.activeFrom) activeUntil = record.activeFrom;
         record.activeUntil = activeUntil;
         emit ExitRequested(chainId, index, activeUntil);
@@ -322,6 +394,26 @@ contract SequencerRegistry {
     // ------------------------------------------------------------------------------------------
     // Selection
     // ------------------------------------------------------------------------------------------
+
+    /// @notice The EIP-712 domain separator of this registry (SPEC §7): name "SequencerLookahead",
+    ///         version "2", this L1's chain id, this contract. Promises and signer consents use it.
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                DOMAIN_TYPEHASH,
+                keccak256(bytes(EIP712_NAME)),
+                keccak256(bytes(EIP712_VERSION)),
+                block.chainid,
+                address(this)
+            )
+        );
+    }
+
+    /// @notice The digest a signer signs to consent to sign for `operator` on rollup `chainId`.
+    function signerConsentDigest(uint256 chainId, address operator) public view returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(SIGNER_CONSENT_TYPEHASH, chainId, operator));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
 
     /// @notice The seed of window `window` given its anchor's prevrandao:
     ///         `keccak256(abi.encode(prevrandao, uint256(window)))`.
@@ -381,15 +473,16 @@ contract SequencerRegistry {
     // Internals
     // ------------------------------------------------------------------------------------------
 
-    /// @dev SPEC §5: up to MAX_DRAWS random draws, then a scan from the last draw.
+    /// @dev SPEC §5: up to MAX_DRAWS random draws over the array as of the slot's window, then a
+    ///      scan from the last draw.
     function _select(Sequencer[] storage sequencers, uint256 chainId, uint64 slot, bytes32 seed)
         private
         view
         returns (address, uint256)
     {
-        uint256 length = sequencers.length;
-        if (length == 0) return (address(0), NO_SEQUENCER);
         uint64 window = slot / windowSlots;
+        uint256 length = _lengthAt(sequencers, window);
+        if (length == 0) return (address(0), NO_SEQUENCER);
         uint256 index;
         for (uint256 k; k < MAX_DRAWS; ++k) {
             index = _draw(seed, chainId, slot, k) % length;
@@ -402,6 +495,22 @@ contract SequencerRegistry {
             if (_isActive(record, window)) return (record.operator, candidate);
         }
         return (address(0), NO_SEQUENCER);
+    }
+
+    /// @dev `L(window)`: the number of indices with `existsFrom <= window`. They are a prefix
+    ///      because `existsFrom` never decreases along the array; the newest index usually exists
+    ///      already (one read), otherwise a binary search finds the first that does not.
+    function _lengthAt(Sequencer[] storage sequencers, uint64 window) private view returns (uint256) {
+        uint256 high = sequencers.length;
+        if (high == 0 || sequencers[high - 1].existsFrom <= window) return high;
+        high -= 1;
+        uint256 low;
+        while (low < high) {
+            uint256 mid = (low + high) / 2;
+            if (sequencers[mid].existsFrom <= window) low = mid + 1;
+            else high = mid;
+        }
+        return low;
     }
 
     /// @dev `uint256(keccak256(abi.encode(seed, chainId, uint256(slot), k)))`.
@@ -450,11 +559,30 @@ contract SequencerRegistry {
     }
 
     /// @dev The window from which a change included now takes effect, as a record stores it.
-    function _effectiveWindow() private view returns (uint48) {
+    function _effectiveWindow() private view returns (uint32) {
         uint64 window = currentWindow() + ACTIVATION_DELAY;
-        if (window > type(uint48).max) revert WindowOverflow(window);
+        if (window > type(uint32).max) revert WindowOverflow(window);
         // forge-lint: disable-next-line(unsafe-typecast)
-        return uint48(window);
+        return uint32(window);
+    }
+
+    /// @dev Reverts unless `proof` is `signer`'s EIP-712 consent to sign for the caller on `chainId`.
+    function _checkSignerConsent(uint256 chainId, address signer, bytes calldata proof) private view {
+        if (proof.length == 0) revert MissingSignerProof(signer);
+        address recovered = _recover(signerConsentDigest(chainId, msg.sender), proof);
+        if (recovered != signer) revert InvalidSignerProof(signer, recovered);
+    }
+
+    /// @dev The signer of `digest` from a 65-byte `r || s || v` signature (v 27/28 or 0/1), or
+    ///      address(0) when the signature is malformed or has a high `s`.
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address) {
+        if (signature.length != 65) return address(0);
+        bytes32 r = bytes32(signature[0:32]);
+        bytes32 s = bytes32(signature[32:64]);
+        uint8 v = uint8(signature[64]);
+        if (v < 27) v += 27;
+        if (uint256(s) > HALF_CURVE_ORDER || (v != 27 && v != 28)) return address(0);
+        return ecrecover(digest, v, r, s);
     }
 
     function _rollup(uint256 chainId) private view returns (Rollup storage rollup_) {

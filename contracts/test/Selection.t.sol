@@ -9,14 +9,26 @@ import {RegistryFixture} from "./utils/RegistryFixture.sol";
 contract SelectionTest is RegistryFixture {
     uint256 internal constant NONE = type(uint256).max;
 
+    /// @dev SPEC §5: `L(W)`, the number of indices with `existsFrom <= W`, counted one by one;
+    ///      fails unless they form a prefix of the array.
+    function referenceLength(uint256 chainId, uint64 window) internal view returns (uint256 length) {
+        (,, uint256 count) = registry.rollup(chainId);
+        for (uint256 i; i < count; ++i) {
+            if (registry.getSequencer(chainId, i).existsFrom <= window) {
+                vm.assertEq(length, i, "the indices that exist in a window are a prefix");
+                ++length;
+            }
+        }
+    }
+
     function referenceSelect(uint256 chainId, uint64 slot, bytes32 seed)
         internal
         view
         returns (address operator, uint256 index)
     {
-        (,, uint256 length) = registry.rollup(chainId);
-        if (length == 0) return (address(0), NONE);
         uint64 window = slot / WINDOW_SLOTS;
+        uint256 length = referenceLength(chainId, window);
+        if (length == 0) return (address(0), NONE);
         uint256 i;
         for (uint256 k; k < 16; ++k) {
             i = uint256(keccak256(abi.encode(seed, chainId, uint256(slot), uint256(k)))) % length;
@@ -30,6 +42,11 @@ contract SelectionTest is RegistryFixture {
     }
 
     function assertSelection(uint256 chainId, uint64 slot, bytes32 seed) internal view {
+        vm.assertEq(
+            registry.sequencerCountAt(chainId, slot / WINDOW_SLOTS),
+            referenceLength(chainId, slot / WINDOW_SLOTS),
+            "sequencerCountAt = L(W)"
+        );
         (address operator, uint256 index) = registry.sequencerForSeed(chainId, slot, seed);
         (address expectedOperator, uint256 expectedIndex) = referenceSelect(chainId, slot, seed);
         vm.assertEq(index, expectedIndex, "index");
@@ -42,6 +59,24 @@ contract SelectionTest is RegistryFixture {
     /// @dev Registers `count` operators; those with bit i of `exitMask` set exit at once.
     function populate(uint256 count, uint256 exitMask) internal {
         for (uint256 i; i < count; ++i) {
+            address operator = address(uint160(0x1000 + i));
+            vm.deal(operator, MIN_BOND);
+            registerAs(operator, ROLLUP);
+            if ((exitMask >> i) & 1 == 1) {
+                vm.prank(operator);
+                registry.requestExit(ROLLUP, i);
+            }
+        }
+    }
+
+    /// @dev Registers `count` operators over time: before registration i the clock moves on by
+    ///      0 to 3 windows (two bits of `schedule`); those with bit i of `exitMask` set exit at once.
+    ///      Returns the window of the last registration.
+    function populateOverTime(uint256 count, uint256 exitMask, uint256 schedule) internal returns (uint64 window) {
+        for (uint256 i; i < count; ++i) {
+            window += uint64((schedule >> (2 * i)) & 3);
+            warpToWindow(window);
+            // forge-lint: disable-next-line(unsafe-typecast)
             address operator = address(uint160(0x1000 + i));
             vm.deal(operator, MIN_BOND);
             registerAs(operator, ROLLUP);
@@ -104,6 +139,22 @@ contract SelectionTest is RegistryFixture {
         assertSelection(ROLLUP, slot, seed);
     }
 
+    /// @dev Registrations spread over windows, so that the selection of a window reduces over a
+    ///      prefix of the array (the binary-search path of `L(W)`), queried up to four windows
+    ///      after the last registration (L(W) still growing).
+    function testFuzz_sequencerForSeed_matchesReferenceAcrossWindows(
+        uint8 count,
+        uint256 exitMask,
+        uint256 schedule,
+        uint64 window,
+        uint8 slotInWindow,
+        bytes32 seed
+    ) public {
+        uint64 last = populateOverTime(bound(count, 1, 40), exitMask, schedule);
+        window = uint64(bound(window, 0, last + 4));
+        assertSelection(ROLLUP, window * WINDOW_SLOTS + slotInWindow % WINDOW_SLOTS, seed);
+    }
+
     function testFuzz_sequencerForSeed_sparseSetsUseTheScan(uint64 slot, bytes32 seed, uint8 active) public {
         populate(64, type(uint256).max ^ (uint256(1) << (active % 64)));
         assertSelection(ROLLUP, slot, seed);
@@ -131,19 +182,39 @@ contract SelectionTest is RegistryFixture {
 }
 
 /// @notice Gas of a selection whose storage is cold: the records are written in `setUp`, which
-///         forge runs as its own transaction, so the test's call starts with no warm slots.
+///         forge runs as its own transaction, so the test's call starts with no warm slots. Eight
+///         records are pushed in window 0 (existing from window 3) and eight more in window 10
+///         (existing from window 13).
 contract SelectionGasTest is RegistryFixture {
     function setUp() public override {
         super.setUp();
-        for (uint160 i = 1; i <= 8; ++i) {
+        for (uint160 i = 1; i <= 16; ++i) {
+            if (i == 9) warpToWindow(10);
             vm.deal(address(i), MIN_BOND);
             registerAs(address(i), ROLLUP);
         }
     }
 
+    /// @dev The common case: the newest index exists in the slot's window, so `L(W)` is the array
+    ///      length after one read of the newest record.
     function test_sequencerForSeed_gasCold() public {
-        registry.sequencerForSeed(ROLLUP, 200, keccak256("cold"));
-        uint256 gasUsed = vm.snapshotGasLastCall("sequencerForSeed (cold)");
+        registry.sequencerForSeed(ROLLUP, 14 * WINDOW_SLOTS + 8, keccak256("cold"));
+        uint256 gasUsed = vm.snapshotGasLastCall("sequencerForSeed (cold, newest index exists)");
         vm.assertLe(gasUsed, 10_000, "sequencerForSeed (cold) <= 10k gas");
+    }
+
+    /// @dev Window 11: the eight newest indices exist only from window 13, so `L(11)` = 8 comes
+    ///      from a binary search over the sixteen records.
+    function test_sequencerForSeed_gasCold_newestNotYetExisting() public {
+        (, uint256 index) = registry.sequencerForSeed(ROLLUP, 11 * WINDOW_SLOTS + 8, keccak256("cold"));
+        uint256 gasUsed = vm.snapshotGasLastCall("sequencerForSeed (cold, newest index not yet, binary search)");
+        vm.assertTrue(index < 8, "only the first eight exist in window 11");
+        vm.assertLe(gasUsed, 20_000, "sequencerForSeed (cold, binary search over 16) <= 20k gas");
+    }
+
+    function test_fixture_lengthsAsOfWindows() public view {
+        vm.assertEq(registry.sequencerCountAt(ROLLUP, 11), 8, "L(11)");
+        vm.assertEq(registry.sequencerCountAt(ROLLUP, 12), 8, "L(12)");
+        vm.assertEq(registry.sequencerCountAt(ROLLUP, 13), 16, "L(13)");
     }
 }

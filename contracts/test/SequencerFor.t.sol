@@ -63,10 +63,10 @@ contract SequencerForTest is Test {
         registry.registerRollup(ROLLUP_B, address(this), 0);
         for (uint160 i = 1; i <= 6; ++i) {
             vm.prank(address(i));
-            registry.register(ROLLUP_A, address(i), "http://127.0.0.1:1");
+            registry.register(ROLLUP_A, address(i), "http://127.0.0.1:1", "");
             if (i % 2 == 0) {
                 vm.prank(address(i));
-                registry.register(ROLLUP_B, address(i), "http://127.0.0.1:2");
+                registry.register(ROLLUP_B, address(i), "http://127.0.0.1:2", "");
             }
         }
         vm.prank(address(3));

@@ -7,7 +7,7 @@ import {RegistryFixture} from "./utils/RegistryFixture.sol";
 /// @dev An operator contract that refuses ETH, to exercise `TransferFailed`.
 contract RejectingOperator {
     function register(SequencerRegistry registry, uint256 chainId) external payable returns (uint256) {
-        return registry.register{value: msg.value}(chainId, address(this), "http://127.0.0.1:1");
+        return registry.register{value: msg.value}(chainId, address(this), "http://127.0.0.1:1", "");
     }
 
     function exitAndWithdraw(SequencerRegistry registry, uint256 chainId, uint256 index, bool exit) external {
@@ -25,13 +25,21 @@ contract SequencerRegistryTest is RegistryFixture {
         address indexed operator,
         address signer,
         string rpcUrl,
-        uint64 activeFrom
+        uint64 activeFrom,
+        uint64 existsFrom
     );
     event EndpointUpdated(uint256 indexed chainId, uint256 indexed index, string rpcUrl);
     event ExitRequested(uint256 indexed chainId, uint256 indexed index, uint64 activeUntil);
     event Withdrawn(uint256 indexed chainId, uint256 indexed index, uint256 amount);
 
     // ---------------------------------------------------------------------------------- time
+
+    function test_constants_matchSpec() public view {
+        vm.assertEq(registry.ACTIVATION_DELAY(), 3, "ACTIVATION_DELAY");
+        vm.assertEq(registry.WITHDRAWAL_DELAY(), WITHDRAWAL_DELAY, "WITHDRAWAL_DELAY = 32 windows");
+        vm.assertEq(registry.MAX_DRAWS(), 16, "MAX_DRAWS");
+        vm.assertEq(registry.MAX_SEQUENCERS(), 256, "MAX_SEQUENCERS");
+    }
 
     function test_constructor_exposesTiming() public view {
         vm.assertEq(registry.genesisTime(), GENESIS, "genesisTime");
@@ -124,7 +132,7 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_register_activatesThreeWindowsLater() public {
         warpToWindow(5);
         vm.expectEmit(address(registry));
-        emit SequencerRegistered(ROLLUP, 0, alice, signerOf(alice), URL, 8);
+        emit SequencerRegistered(ROLLUP, 0, alice, signerOf(alice), URL, 8, 8);
         uint256 index = registerAs(alice, ROLLUP);
 
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, index);
@@ -133,6 +141,7 @@ contract SequencerRegistryTest is RegistryFixture {
         vm.assertEq(record.signer, signerOf(alice), "signer");
         vm.assertEq(record.activeFrom, 8, "activeFrom = 5 + 3");
         vm.assertEq(record.activeUntil, 0, "no exit");
+        vm.assertEq(record.existsFrom, 8, "a pushed index exists from activeFrom");
         vm.assertEq(record.bond, MIN_BOND, "bond");
         vm.assertEq(record.rpcUrl, URL, "rpcUrl");
         vm.assertFalse(registry.isActive(ROLLUP, index, 7), "inactive before activeFrom");
@@ -158,7 +167,7 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_register_revertsBelowMinBond() public {
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.BondTooLow.selector, MIN_BOND, MIN_BOND - 1));
         vm.prank(alice);
-        registry.register{value: MIN_BOND - 1}(ROLLUP, alice, URL);
+        registry.register{value: MIN_BOND - 1}(ROLLUP, alice, URL, "");
     }
 
     function test_register_revertsAboveBondCapacity() public {
@@ -166,26 +175,26 @@ contract SequencerRegistryTest is RegistryFixture {
         vm.deal(alice, value);
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.BondTooLarge.selector, value));
         vm.prank(alice);
-        registry.register{value: value}(ROLLUP, alice, URL);
+        registry.register{value: value}(ROLLUP, alice, URL, "");
     }
 
     function test_register_revertsOnZeroSigner() public {
         vm.expectRevert(SequencerRegistry.ZeroAddress.selector);
         vm.prank(alice);
-        registry.register{value: MIN_BOND}(ROLLUP, address(0), URL);
+        registry.register{value: MIN_BOND}(ROLLUP, address(0), URL, "");
     }
 
     function test_register_revertsOnEmptyEndpoint() public {
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.InvalidEndpoint.selector, 0));
         vm.prank(alice);
-        registry.register{value: MIN_BOND}(ROLLUP, alice, "");
+        registry.register{value: MIN_BOND}(ROLLUP, alice, "", "");
     }
 
     function test_register_revertsOnOverlongEndpoint() public {
         string memory url = string(new bytes(257));
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.InvalidEndpoint.selector, 257));
         vm.prank(alice);
-        registry.register{value: MIN_BOND}(ROLLUP, alice, url);
+        registry.register{value: MIN_BOND}(ROLLUP, alice, url, "");
     }
 
     function test_register_revertsBeforeGenesis() public {
@@ -206,16 +215,18 @@ contract SequencerRegistryTest is RegistryFixture {
         registerAs(alice, ROLLUP);
         registerAs(bob, ROLLUP);
         vm.prank(alice);
-        registry.requestExit(ROLLUP, 0);
-        warpToWindow(5);
+        registry.requestExit(ROLLUP, 0); // activeUntil = 3, withdrawable from window 3 + 32
+        warpToWindow(35);
         vm.prank(alice);
         registry.withdraw(ROLLUP, 0);
 
         vm.expectEmit(address(registry));
-        emit SequencerRegistered(ROLLUP, 0, bob, signerOf(bob), URL, 8);
+        emit SequencerRegistered(ROLLUP, 0, bob, signerOf(bob), URL, 38, 3);
         vm.assertEq(registerAs(bob, ROLLUP), 0, "freed index reused");
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, 0);
         vm.assertEq(record.operator, bob, "new operator");
+        vm.assertEq(record.activeFrom, 38, "activeFrom = 35 + 3");
+        vm.assertEq(record.existsFrom, 3, "the index keeps its existsFrom");
         vm.assertEq(record.activeUntil, 0, "exit cleared");
         vm.assertFalse(record.withdrawn, "fresh record");
         (,, uint256 count) = registry.rollup(ROLLUP);
@@ -308,8 +319,8 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_withdraw_refundsAfterDelay() public {
         registerAs(alice, ROLLUP);
         vm.prank(alice);
-        registry.requestExit(ROLLUP, 0); // activeUntil = 3, withdrawable from window 5
-        warpToWindow(5);
+        registry.requestExit(ROLLUP, 0); // activeUntil = 3, withdrawable from window 3 + 32
+        warpToWindow(35);
         uint256 before = alice.balance;
         vm.expectEmit(address(registry));
         emit Withdrawn(ROLLUP, 0, MIN_BOND);
@@ -326,8 +337,8 @@ contract SequencerRegistryTest is RegistryFixture {
         registerAs(alice, ROLLUP);
         vm.prank(alice);
         registry.requestExit(ROLLUP, 0);
-        vm.warp(GENESIS + 5 * WINDOW_SLOTS * SLOT_SECONDS - 1);
-        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.WithdrawalTooEarly.selector, 4, 5));
+        vm.warp(GENESIS + 35 * WINDOW_SLOTS * SLOT_SECONDS - 1);
+        vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.WithdrawalTooEarly.selector, 34, 35));
         vm.prank(alice);
         registry.withdraw(ROLLUP, 0);
     }
@@ -351,7 +362,7 @@ contract SequencerRegistryTest is RegistryFixture {
         registerAs(alice, ROLLUP);
         vm.prank(alice);
         registry.requestExit(ROLLUP, 0);
-        warpToWindow(5);
+        warpToWindow(35);
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.NotOperator.selector, ROLLUP, 0, bob));
         vm.prank(bob);
         registry.withdraw(ROLLUP, 0);
@@ -361,7 +372,7 @@ contract SequencerRegistryTest is RegistryFixture {
         RejectingOperator operator = new RejectingOperator();
         uint256 index = operator.register{value: MIN_BOND}(registry, ROLLUP);
         operator.exitAndWithdraw(registry, ROLLUP, index, true);
-        warpToWindow(5);
+        warpToWindow(35);
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.TransferFailed.selector, address(operator), MIN_BOND));
         operator.exitAndWithdraw(registry, ROLLUP, index, false);
         vm.assertFalse(registry.getSequencer(ROLLUP, index).withdrawn, "state rolled back");
@@ -396,12 +407,12 @@ contract SequencerRegistryTest is RegistryFixture {
         vm.assertEq(activeUntil(ROLLUP, index), expected, "activeUntil = max(now + 3, activeFrom)");
     }
 
-    function testFuzz_withdraw_onlyFromActiveUntilPlusTwo(uint32 exitAt, uint32 withdrawDelay) public {
+    function testFuzz_withdraw_onlyFromActiveUntilPlusDelay(uint32 exitAt, uint32 withdrawDelay) public {
         uint256 index = registerAs(alice, ROLLUP);
         vm.warp(uint256(GENESIS) + exitAt);
         vm.prank(alice);
         registry.requestExit(ROLLUP, index);
-        uint256 availableFrom = activeUntil(ROLLUP, index) + 2;
+        uint256 availableFrom = activeUntil(ROLLUP, index) + WITHDRAWAL_DELAY;
         vm.warp(uint256(GENESIS) + exitAt + withdrawDelay);
         uint64 window = registry.currentWindow();
         if (window < availableFrom) {
@@ -421,28 +432,40 @@ contract SequencerRegistryTest is RegistryFixture {
             vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.BondTooLarge.selector, value));
         }
         vm.prank(alice);
-        registry.register{value: value}(ROLLUP, alice, URL);
+        registry.register{value: value}(ROLLUP, alice, URL, "");
     }
 
     function exitAndWithdrawAlice() internal {
         registerAs(alice, ROLLUP);
         vm.prank(alice);
         registry.requestExit(ROLLUP, 0);
-        warpToWindow(5);
+        warpToWindow(35);
         vm.prank(alice);
         registry.withdraw(ROLLUP, 0);
     }
 }
 
 /// @notice Gas of `register` with cold storage: the rollup is registered in `setUp`, which forge
-///         runs as its own transaction, and the test registers the rollup's first sequencer
-///         (which also pays for the array's length slot) with a 47-byte endpoint.
+///         runs as its own transaction, and each test registers the rollup's first sequencer
+///         (which also pays for the array's length slot) with a 47-byte endpoint, once signing with
+///         the operator's own key and once naming another key with its consent signature.
 contract RegisterGasTest is RegistryFixture {
-    function test_register_gasCold() public {
+    string internal constant LONG_URL = "https://sequencer-1.rollup.example.org/preconf";
+
+    function test_register_gasCold_signerIsOperator() public {
         warpToWindow(3);
         vm.prank(alice);
-        registry.register{value: MIN_BOND}(ROLLUP, signerOf(alice), "https://sequencer-1.rollup.example.org/preconf");
-        uint256 gasUsed = vm.snapshotGasLastCall("register (cold, first sequencer, 47-byte rpcUrl)");
+        registry.register{value: MIN_BOND}(ROLLUP, alice, LONG_URL, "");
+        uint256 gasUsed = vm.snapshotGasLastCall("register (cold, first sequencer, 47-byte rpcUrl, signer == operator)");
         vm.assertLe(gasUsed, 150_000, "register <= 150k gas");
+    }
+
+    function test_register_gasCold_signerWithConsentProof() public {
+        warpToWindow(3);
+        bytes memory proof = consent(signerKeyOf(alice), ROLLUP, alice);
+        vm.prank(alice);
+        registry.register{value: MIN_BOND}(ROLLUP, signerOf(alice), LONG_URL, proof);
+        uint256 gasUsed = vm.snapshotGasLastCall("register (cold, first sequencer, 47-byte rpcUrl, signer proof)");
+        vm.assertLe(gasUsed, 160_000, "register with a consent proof <= 160k gas");
     }
 }

@@ -9,6 +9,7 @@
 use super::{api::*, book::LockId, promise::Promise, unix_ms};
 use crate::{
     clock::SlotClock,
+    domain::RegistryDomain,
     primitives::{ChainId, Slot},
     rpc::{CrossScheduleEntry, LookaheadApiClient},
     schedule::SequencerInfo,
@@ -44,8 +45,8 @@ pub const MAX_LEGS: usize = 16;
 /// Gateway settings.
 #[derive(Clone, Copy, Debug)]
 pub struct GatewayConfig {
-    /// The registry the promises are signed under.
-    pub registry: Address,
+    /// The registry and its L1: the promises' EIP-712 domain.
+    pub domain: RegistryDomain,
     /// Lock ttl asked of the sequencers, in milliseconds; a lock must also answer within it.
     pub ttl_ms: u64,
     /// Timeout of every other call (lookahead, confirm, release).
@@ -267,7 +268,7 @@ impl Inner {
                 "the promise is not for what was locked",
             ));
         }
-        promise.verify(self.config.registry, route.sequencer.signer).map_err(|e| {
+        promise.verify(&self.config.domain, route.sequencer.signer).map_err(|e| {
             failed(
                 route.chain_id,
                 Some(route.sequencer.operator),

@@ -1,16 +1,20 @@
 //! The promise a sequencer signs on `preconf_confirm`: EIP-712 typed data, so a rollup or an
 //! L1 contract can check it with `ecrecover` against the registry's `signer`.
 //!
-//! Domain: `{name: "SequencerLookahead", version: "1", verifyingContract: <registry>}`; the
-//! registry binds a promise to the records it was made under. Struct:
+//! Domain: the registry's [`RegistryDomain`] (`{name: "SequencerLookahead", version: "2",
+//! chainId: <L1 chain id>, verifyingContract: <registry>}`), which binds a promise to the records
+//! it was made under on one L1. Struct:
 //! `Preconfirmation(uint256 chainId,uint64 slot,bytes32[] txHashes,bytes32 bundleId)`.
 //!
 //! Signing and recovery use libsecp256k1: they are on the hot path of every bundle.
 
-use crate::primitives::{ChainId, Slot};
+use crate::{
+    domain::RegistryDomain,
+    primitives::{ChainId, Slot},
+};
 use alloy::{consensus::crypto::secp256k1::recover_signer, signers::local::PrivateKeySigner};
 use alloy_primitives::{Address, B256, Signature};
-use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain, sol};
+use alloy_sol_types::{SolStruct, sol};
 use secp256k1::{Message, SECP256K1, SecretKey};
 use serde::{Deserialize, Serialize};
 
@@ -21,15 +25,6 @@ sol! {
         uint64 slot;
         bytes32[] txHashes;
         bytes32 bundleId;
-    }
-}
-
-/// The EIP-712 domain of promises made under `registry`.
-pub fn domain(registry: Address) -> Eip712Domain {
-    eip712_domain! {
-        name: "SequencerLookahead",
-        version: "1",
-        verifying_contract: registry,
     }
 }
 
@@ -53,7 +48,8 @@ impl PromiseSigner {
         self.address
     }
 
-    fn sign_hash(&self, hash: B256) -> Signature {
+    /// Signs a 32-byte digest (an EIP-712 signing hash) with low `s`, as `ecrecover` takes it.
+    pub fn sign_hash(&self, hash: B256) -> Signature {
         let signature = SECP256K1.sign_ecdsa_recoverable(&Message::from_digest(hash.0), &self.key);
         let (id, bytes) = signature.serialize_compact();
         Signature::from_bytes_and_parity(&bytes, i32::from(id) != 0)
@@ -103,16 +99,16 @@ pub enum PromiseError {
 }
 
 impl Promise {
-    /// Signs the promise for `chain_id`, `slot`, `tx_hashes` and `bundle_id` under `registry`.
+    /// Signs the promise for `chain_id`, `slot`, `tx_hashes` and `bundle_id` under `domain`.
     pub fn sign(
         signer: &PromiseSigner,
-        registry: Address,
+        domain: &RegistryDomain,
         chain_id: ChainId,
         slot: Slot,
         tx_hashes: Vec<B256>,
         bundle_id: B256,
     ) -> Self {
-        let hash = signing_hash(registry, chain_id, slot, &tx_hashes, bundle_id);
+        let hash = signing_hash(domain, chain_id, slot, &tx_hashes, bundle_id);
         Self {
             chain_id,
             slot,
@@ -124,13 +120,13 @@ impl Promise {
     }
 
     /// The EIP-712 hash the signature is over.
-    pub fn signing_hash(&self, registry: Address) -> B256 {
-        signing_hash(registry, self.chain_id, self.slot, &self.tx_hashes, self.bundle_id)
+    pub fn signing_hash(&self, domain: &RegistryDomain) -> B256 {
+        signing_hash(domain, self.chain_id, self.slot, &self.tx_hashes, self.bundle_id)
     }
 
-    /// Checks that `expected` signed this promise under `registry` (and that it says so).
-    pub fn verify(&self, registry: Address, expected: Address) -> Result<(), PromiseError> {
-        let recovered = recover_signer(&self.signature, self.signing_hash(registry))
+    /// Checks that `expected` signed this promise under `domain` (and that it says so).
+    pub fn verify(&self, domain: &RegistryDomain, expected: Address) -> Result<(), PromiseError> {
+        let recovered = recover_signer(&self.signature, self.signing_hash(domain))
             .map_err(|error| PromiseError::Unrecoverable(error.to_string()))?;
         if recovered != expected || self.signer != expected {
             return Err(PromiseError::WrongSigner { recovered, expected });
@@ -160,7 +156,7 @@ mod signature_bytes {
 }
 
 fn signing_hash(
-    registry: Address,
+    domain: &RegistryDomain,
     chain_id: ChainId,
     slot: Slot,
     tx_hashes: &[B256],
@@ -172,7 +168,7 @@ fn signing_hash(
         txHashes: tx_hashes.to_vec(),
         bundleId: bundle_id,
     };
-    message.eip712_signing_hash(&domain(registry))
+    message.eip712_signing_hash(&domain.eip712())
 }
 
 #[cfg(test)]
@@ -181,26 +177,29 @@ mod tests {
     use alloy_primitives::hex;
 
     #[test]
-    fn a_signed_promise_verifies_only_for_its_signer_and_registry() {
+    fn a_signed_promise_verifies_only_for_its_signer_registry_and_l1() {
         let signer = PrivateKeySigner::random();
-        let registry = Address::repeat_byte(0x42);
+        let domain = RegistryDomain::new(1, Address::repeat_byte(0x42));
         let promise = Promise::sign(
             &PromiseSigner::new(&signer),
-            registry,
+            &domain,
             ChainId::from(101),
             Slot(7),
             vec![B256::repeat_byte(1)],
             B256::repeat_byte(2),
         );
-        promise.verify(registry, signer.address()).unwrap();
-        assert!(promise.verify(Address::repeat_byte(0x43), signer.address()).is_err());
-        assert!(promise.verify(registry, Address::repeat_byte(9)).is_err());
+        promise.verify(&domain, signer.address()).unwrap();
+        let other_registry = RegistryDomain::new(1, Address::repeat_byte(0x43));
+        assert!(promise.verify(&other_registry, signer.address()).is_err());
+        let other_l1 = RegistryDomain::new(17_000, Address::repeat_byte(0x42));
+        assert!(promise.verify(&other_l1, signer.address()).is_err(), "another L1's chain id");
+        assert!(promise.verify(&domain, Address::repeat_byte(9)).is_err());
         let mut tampered = promise.clone();
         tampered.slot = Slot(8);
-        assert!(tampered.verify(registry, signer.address()).is_err());
+        assert!(tampered.verify(&domain, signer.address()).is_err());
         // The same signature as alloy's own signer (RFC 6979 nonces on both).
         let alloy =
-            alloy::signers::SignerSync::sign_hash_sync(&signer, &promise.signing_hash(registry))
+            alloy::signers::SignerSync::sign_hash_sync(&signer, &promise.signing_hash(&domain))
                 .unwrap();
         assert_eq!(promise.signature, alloy);
         let json = serde_json::to_string(&promise).unwrap();

@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     clock::SlotClock,
+    domain::RegistryDomain,
     primitives::{ChainId, Slot},
     rpc::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
     schedule::EntryStatus,
@@ -55,8 +56,8 @@ pub struct SequencerConfig {
     pub signer: PromiseSigner,
     /// The rollups it sequences.
     pub chain_ids: BTreeSet<ChainId>,
-    /// The registry (the promises' EIP-712 `verifyingContract`).
-    pub registry: Address,
+    /// The registry and its L1: the promises' EIP-712 domain.
+    pub domain: RegistryDomain,
     /// The L1 slot clock.
     pub clock: SlotClock,
     /// Capacity and lock quotas.
@@ -226,7 +227,7 @@ impl Inner {
                 gas: lock.gas,
                 promise: Promise::sign(
                     &self.config.signer,
-                    self.config.registry,
+                    &self.config.domain,
                     lock.chain_id,
                     lock.slot,
                     lock.tx_hashes,

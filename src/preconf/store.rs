@@ -132,14 +132,14 @@ fn write<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{preconf::promise::PromiseSigner, primitives::ChainId};
+    use crate::{RegistryDomain, preconf::promise::PromiseSigner, primitives::ChainId};
     use alloy::signers::local::PrivateKeySigner;
     use alloy_primitives::{Address, B256};
 
     fn record(lock: u8, slot: u64) -> PromiseRecord {
         let promise = Promise::sign(
             &PromiseSigner::new(&PrivateKeySigner::random()),
-            Address::repeat_byte(0x42),
+            &RegistryDomain::new(1, Address::repeat_byte(0x42)),
             ChainId::from(101),
             Slot(slot),
             vec![B256::repeat_byte(lock)],
@@ -169,7 +169,10 @@ mod tests {
         };
         let found = store.get(B256::repeat_byte(2)).unwrap().expect("stored");
         assert_eq!(found.promise.tx_hashes, vec![B256::repeat_byte(2)]);
-        found.promise.verify(Address::repeat_byte(0x42), found.promise.signer).unwrap();
+        found
+            .promise
+            .verify(&RegistryDomain::new(1, Address::repeat_byte(0x42)), found.promise.signer)
+            .unwrap();
         assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 2);
         assert_eq!(store.from_slot(Slot(6)).unwrap().len(), 1);
         assert_eq!(store.get(B256::repeat_byte(9)).unwrap(), None);

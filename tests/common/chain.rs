@@ -90,6 +90,8 @@ fn encode(event: &SequencerRegistryEvents) -> LogData {
     match event {
         SequencerRegistryEvents::RollupRegistered(e) => e.encode_log_data(),
         SequencerRegistryEvents::MinBondUpdated(e) => e.encode_log_data(),
+        SequencerRegistryEvents::AdminTransferStarted(e) => e.encode_log_data(),
+        SequencerRegistryEvents::AdminTransferred(e) => e.encode_log_data(),
         SequencerRegistryEvents::SequencerRegistered(e) => e.encode_log_data(),
         SequencerRegistryEvents::EndpointUpdated(e) => e.encode_log_data(),
         SequencerRegistryEvents::ExitRequested(e) => e.encode_log_data(),
@@ -124,7 +126,7 @@ pub fn rollup(chain_id: u64) -> SequencerRegistryEvents {
     })
 }
 
-/// `SequencerRegistered(chainId, index, operator)` active from `active_from`.
+/// `SequencerRegistered(chainId, index, operator)` active (and existing) from `active_from`.
 pub fn sequencer(
     chain_id: u64,
     index: u64,
@@ -138,6 +140,7 @@ pub fn sequencer(
         signer: Address::repeat_byte(operator ^ 0xff),
         rpcUrl: format!("http://127.0.0.1:{}", 9000 + u16::from(operator)),
         activeFrom: active_from,
+        existsFrom: active_from,
     })
 }
 

@@ -11,7 +11,7 @@ use alloy::{
 use alloy_primitives::{Address, Bytes, TxKind, U256, hex};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use sequencer_lookahead::{
-    ChainId, Slot,
+    ChainId, RegistryDomain, Slot,
     devnet::{self, SAMPLE_OPERATORS, SAMPLE_ROLLUPS},
     rpc::{CrossScheduleEntry, LookaheadApiClient},
 };
@@ -113,11 +113,11 @@ pub struct PreconfNet {
     pub lookahead_url: String,
     /// anvil's URL.
     pub l1_url: String,
-    /// The registry.
-    pub registry: Address,
+    /// The registry on anvil: the promises' EIP-712 domain.
+    pub domain: RegistryDomain,
     /// Sample sequencer endpoints are `port_base + operator`.
     pub port_base: u16,
-    /// The dev keys (index = operator).
+    /// The dev keys (index = dev account: operators 1–3, their signers 4–6).
     pub keys: Vec<PrivateKeySigner>,
 }
 
@@ -143,10 +143,13 @@ impl PreconfNet {
         let devnet = Process::lookahead(&args, dir.path().join("devnet.log"));
         let lookahead_url = devnet.url();
         let l1_url = devnet.ready["l1RpcUrl"].as_str().unwrap().to_owned();
-        let registry = devnet.ready["registry"].as_str().unwrap().parse().unwrap();
+        let domain = RegistryDomain::new(
+            devnet.ready["l1ChainId"].as_u64().unwrap(),
+            devnet.ready["registry"].as_str().unwrap().parse().unwrap(),
+        );
         let lookahead = HttpClientBuilder::default().build(&lookahead_url).unwrap();
         let keys = devnet::dev_signers(devnet::DEV_ACCOUNTS);
-        Self { dir, devnet, lookahead, lookahead_url, l1_url, registry, port_base, keys }
+        Self { dir, devnet, lookahead, lookahead_url, l1_url, domain, port_base, keys }
     }
 
     /// The rollups operator `operator` sequences.
@@ -167,7 +170,8 @@ impl PreconfNet {
     /// [`Self::sequencer`] with `slot_gas` per rollup and slot.
     pub fn sequencer_with_gas(&self, operator: usize, slot_gas: u64) -> Process {
         let key = self.dir.path().join(format!("key-{operator}"));
-        std::fs::write(&key, hex::encode_prefixed(self.keys[operator].to_bytes())).unwrap();
+        let signer = &self.keys[devnet::sample_signer(operator)];
+        std::fs::write(&key, hex::encode_prefixed(signer.to_bytes())).unwrap();
         let mut args = vec![
             "sequencer".to_owned(),
             format!("--key={}", key.display()),

@@ -231,6 +231,7 @@ mod tests {
             signer: Address::repeat_byte(operator + 1),
             rpcUrl: format!("http://127.0.0.1:{}", 9600 + u16::from(operator)),
             activeFrom: 0,
+            existsFrom: 0,
         }
         .encode_log_data()
     }
