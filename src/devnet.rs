@@ -4,11 +4,11 @@
 //! reorg injection with `anvil_reorg`.
 
 use crate::{
-    clock::SlotClock,
-    contract::SequencerRegistry,
-    domain::RegistryDomain,
-    follower::{FollowerError, read_clock},
-    primitives::ChainId,
+    core::clock::SlotClock,
+    core::contract::SequencerRegistry,
+    core::domain::RegistryDomain,
+    core::primitives::ChainId,
+    service::follower::{FollowerError, read_clock},
 };
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},

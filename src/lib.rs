@@ -2,30 +2,38 @@
 //!
 //! Rollups that cannot (yet) use based sequencing pick their sequencer for each Ethereum L1 slot
 //! with one deterministic, credibly neutral function: the `prevrandao` of a window's anchor block
-//! and the on-chain [`SequencerRegistry`](contract::SequencerRegistry). Because every rollup uses
-//! the same function, anyone can see one to two windows ahead which sequencer serves which rollup
-//! in which slot — the *lookahead* — and a gateway can route one bundle to several rollups'
-//! sequencers for atomic preconfirmations.
+//! and the on-chain `SequencerRegistry` ([`core::contract`]). Because every rollup uses the same
+//! function, anyone can see one to two windows ahead which sequencer serves which rollup in which
+//! slot — the *lookahead* — and a gateway can route one bundle to several rollups' sequencers for
+//! atomic preconfirmations.
 //!
-//! This crate computes that lookahead off-chain, bit for bit as the contract does:
+//! This crate computes that lookahead off-chain, bit for bit as the contract does. It is built
+//! as a pure core and the shells around it; dependencies point one way, from the outer layers
+//! inwards:
 //!
-//! - [`primitives`]: the [`Slot`], [`Window`] and [`ChainId`] newtypes.
-//! - [`clock`]: slot and window arithmetic from a network's genesis time ([`SlotClock`]).
-//! - [`seed`]: the window seed from an anchor block's `prevrandao` ([`Anchor`]).
-//! - [`selection`]: the draw and fallback scan that picks a sequencer ([`select`]).
-//! - [`domain`]: the registry's EIP-712 domain, for promises and signer consents.
-//! - [`registry`]: the registry mirror rebuilt from the contract's events, with exact undo.
-//! - [`notification`]: the engine's input, canonical-chain notifications in Reth's vocabulary.
-//! - [`engine`]: the lookahead engine, fed notifications, reverting exactly on reorgs.
-//! - [`journal`]: the undo data of unfinalized blocks.
-//! - [`schedule`]: the schedule queries the RPC serves, with typed errors.
-//! - [`store`]: crash-safe persistence of the engine in a redb database.
-//! - [`devnet`]: anvil with the registry and sample sequencers, for trying it all locally.
-//! - [`follower`]: the block source for any Ethereum node over JSON-RPC.
-//! - [`shared`]: the engine shared by a block source and the RPC, with change broadcasts.
-//! - [`rpc`]: the `lookahead_` JSON-RPC namespace (server module and typed client).
-//! - [`telemetry`]: the `lookahead_*` metrics.
-//! - [`contract`]: the registry's ABI, compiled in from the committed Foundry artifact.
+//! ```text
+//!  preconf ──► rpc::api ◄── rpc::server ──► service ──► store ──► core
+//!     │            │                          ▲   │                 ▲
+//!     │            └──────────────────────────┼───┼─────────────────┤
+//!     └──► service::deadline      devnet ─────┘   └─────────────────┘
+//! ```
+//!
+//! Everything points at [`core`]; nothing in [`core`] or [`store`] knows the services, the
+//! services do not know the RPC server, and the preconf services know the RPC only through its
+//! API ([`rpc::api`]).
+//!
+//! | layer | what it holds | feature |
+//! |-------|---------------|---------|
+//! | [`core`] | time, seeds, selection, the registry mirror, notifications, the journal, the engine and its schedule, the contract's bindings, network presets — no I/O | always |
+//! | [`store`] | the engine's crash-safe redb database | `store` |
+//! | [`service`] | the engine shared with the RPC, the JSON-RPC follower, metrics, request deadlines | `node` |
+//! | [`rpc`] | the `lookahead_` namespace: its API (trait, types, codes) apart from its server | `node` |
+//! | [`preconf`] | the `preconf_` and `gateway_` namespaces, the reference sequencer, the gateway | `preconf` |
+//! | [`devnet`] | anvil with the registry and sample sequencers | `devnet` |
+//!
+//! All features are on by default (`cli` enables them all, for the `lookahead` binary). With
+//! `default-features = false` only [`core`] builds, on alloy-primitives, alloy-sol-types, serde,
+//! thiserror and tracing: what a rollup or a wallet needs to compute a selection itself.
 //!
 //! ```
 //! use alloy_primitives::{Address, B256};
@@ -43,38 +51,36 @@
 //! assert_eq!(selected.map(|s| s.operator), Some(Address::repeat_byte(1)));
 //! ```
 
-pub mod clock;
-pub mod contract;
+pub mod core;
+#[cfg(feature = "devnet")]
 pub mod devnet;
-pub mod domain;
-pub mod engine;
-pub mod follower;
-pub mod journal;
-pub mod notification;
+#[cfg(feature = "preconf")]
 pub mod preconf;
-pub mod primitives;
-pub mod registry;
+#[cfg(feature = "node")]
 pub mod rpc;
-pub mod schedule;
-pub mod seed;
-pub mod selection;
-pub mod shared;
+#[cfg(feature = "node")]
+pub mod service;
+#[cfg(feature = "store")]
 pub mod store;
-pub mod telemetry;
 
-pub use clock::{ClockError, SlotClock};
-pub use domain::RegistryDomain;
-pub use engine::{
-    BlockRef, Engine, EngineConfig, EngineError, EngineState, EngineStatus, Finality,
-    ScheduleChanges, Stats,
+pub use self::core::{
+    clock::{ClockError, SlotClock},
+    domain::RegistryDomain,
+    engine::{
+        BlockRef, Engine, EngineConfig, EngineError, EngineState, EngineStatus, Finality,
+        HeadStatus, ReorgStatus, ScheduleChanges, Stats,
+    },
+    journal::Head,
+    network::Network,
+    notification::{Block, Chain, ChainError, Notification},
+    primitives::{ChainId, Slot, Window},
+    registry::{Registry, RegistryError, Rollup, Sequencer},
+    schedule::{
+        ChangeKind, CrossEntry, EntryStatus, MAX_QUERY_SLOTS, QueryError, Schedule, ScheduleEntry,
+        ScheduleNotification, SequencerInfo,
+    },
+    seed::{Anchor, naive_seed, window_seed},
+    selection::{MAX_DRAWS, MAX_SEQUENCERS, Selected, SequencerRecord, length_at, select},
 };
-pub use journal::Head;
-pub use notification::{Block, Chain, ChainError, Notification};
-pub use primitives::{ChainId, Slot, Window};
-pub use registry::{Registry, RegistryError, Rollup, Sequencer};
-pub use schedule::{
-    CrossEntry, EntryStatus, MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo,
-};
-pub use seed::{Anchor, naive_seed, window_seed};
-pub use selection::{MAX_DRAWS, MAX_SEQUENCERS, Selected, SequencerRecord, select};
-pub use store::{Store, StoreError};
+#[cfg(feature = "store")]
+pub use store::{DbError, Store, StoreError};

@@ -8,11 +8,11 @@
 //! the commit that holds it.
 
 use crate::{
-    engine::{Engine, EngineConfig, EngineState, Finality, Stats},
-    journal::{BlockUndo, Head, Journal},
-    primitives::{ChainId, Window},
-    registry::{Registry, Rollup},
-    seed::Anchor,
+    core::engine::{Engine, EngineConfig, EngineState, Finality, Stats},
+    core::journal::{BlockUndo, Head, Journal},
+    core::primitives::{ChainId, Window},
+    core::registry::{Registry, Rollup},
+    core::seed::Anchor,
 };
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
@@ -32,9 +32,10 @@ const BASE_KEY: &str = "journal_base";
 const FINALITY_KEY: &str = "finality";
 const STATS_KEY: &str = "stats";
 
-/// Why the database could not be opened, read or written.
+/// What redb or the value codec reported: the failures every redb database of the project
+/// shares (the engine's here, the preconf sequencer's promises).
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum DbError {
     /// The file could not be opened as a database.
     #[error("opening the database: {0}")]
     Open(#[from] redb::DatabaseError),
@@ -58,9 +59,31 @@ pub enum StoreError {
         /// The codec's error.
         source: postcard::Error,
     },
-    /// The promise store's writer thread failed or stopped.
-    #[error("promise writer: {0}")]
-    Writer(String),
+}
+
+/// Implements `From` each of redb's error types for an error enum with a `Db(DbError)`
+/// variant, so `?` works on redb calls in functions that return it.
+macro_rules! from_redb_errors {
+    ($error:ty) => {
+        $crate::store::from_redb_errors!(@each $error: redb::DatabaseError, redb::TransactionError,
+            redb::TableError, redb::StorageError, redb::CommitError);
+    };
+    (@each $error:ty: $($source:ty),+) => {
+        $(impl From<$source> for $error {
+            fn from(source: $source) -> Self {
+                Self::Db(source.into())
+            }
+        })+
+    };
+}
+pub(crate) use from_redb_errors;
+
+/// Why the engine's database could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb or the codec failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
     /// The database was written by another schema version.
     #[error("database schema version {found}, this build reads version {SCHEMA_VERSION}")]
     Version {
@@ -76,6 +99,8 @@ pub enum StoreError {
         configured: Box<EngineConfig>,
     },
 }
+
+from_redb_errors!(StoreError);
 
 /// The engine's database.
 #[derive(Debug)]
@@ -222,20 +247,22 @@ impl Store {
     }
 }
 
-pub(crate) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|source| StoreError::Codec { key: key.into(), source })
+/// `value` in the stored encoding (postcard); `key` names it in the error.
+pub(crate) fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Vec<u8>, DbError> {
+    postcard::to_allocvec(value).map_err(|source| DbError::Codec { key: key.into(), source })
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|source| StoreError::Codec { key: key.into(), source })
+/// A stored value; `key` names it in the error.
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, DbError> {
+    postcard::from_bytes(bytes).map_err(|source| DbError::Codec { key: key.into(), source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{
-        clock::SlotClock,
-        notification::{Block, Chain, Notification},
+        core::clock::SlotClock,
+        core::notification::{Block, Chain, Notification},
     };
     use alloy_primitives::{Address, B256, Bloom};
     use std::sync::Arc;

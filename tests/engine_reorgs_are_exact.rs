@@ -11,7 +11,9 @@ use common::{
     node::{Op, SimNode},
 };
 use proptest::prelude::*;
-use sequencer_lookahead::{ChainId, Engine, contract::SequencerRegistry::SequencerRegistryEvents};
+use sequencer_lookahead::{
+    ChainId, Engine, core::contract::SequencerRegistry::SequencerRegistryEvents,
+};
 
 /// The registry is deployed two blocks after the stream starts.
 const DEPLOYMENT: u64 = 100;
@@ -74,12 +76,12 @@ proptest! {
         prop_assert_eq!(engine.state(), scratch.state());
 
         // The same answers to queries, too.
-        if let Some(from) = engine.oldest_served() {
+        if let Some(from) = engine.schedule().oldest_served() {
             for chain_id in 1..=3u64 {
                 let chain_id = ChainId::from(chain_id);
                 prop_assert_eq!(
-                    engine.schedule(chain_id, from, 1024),
-                    scratch.schedule(chain_id, from, 1024)
+                    engine.schedule().entries(chain_id, from, 1024),
+                    scratch.schedule().entries(chain_id, from, 1024)
                 );
             }
         }

@@ -46,25 +46,28 @@ fn block_ref(block: &Block) -> BlockRef {
 fn window_is_fixed_by_the_first_block_of_the_previous_window() {
     let blocks = registry_chain(4, 0);
     let mut engine = engine_over(&blocks[..3]);
-    assert_eq!(engine.fixed_until(), None);
-    assert_eq!(engine.schedule(ChainId::from(10u64), Slot(8), 1), Err(QueryError::NotSynced));
+    assert_eq!(engine.schedule().fixed_until(), None);
+    assert_eq!(
+        engine.schedule().entries(ChainId::from(10u64), Slot(8), 1),
+        Err(QueryError::NotSynced)
+    );
 
     let changes = engine.apply(&chain::committed(&blocks[3..])).unwrap();
     assert_eq!(changes.extended, vec![Window(2)], "block 4 opens window 1, fixing window 2");
-    assert_eq!(engine.fixed_until(), Some(Slot(11)));
-    let entry = engine.sequencer_at(ChainId::from(10u64), Slot(8)).unwrap();
+    assert_eq!(engine.schedule().fixed_until(), Some(Slot(11)));
+    let entry = engine.schedule().sequencer_at(ChainId::from(10u64), Slot(8)).unwrap();
     assert_eq!(entry.anchor, block_ref(&blocks[2]), "anchor(2) is the last block before slot 4");
     assert_eq!(entry.window, Window(2));
     assert_eq!(entry.status, EntryStatus::Latest);
     assert_eq!(
-        engine.schedule(ChainId::from(10u64), Slot(5), 4),
+        engine.schedule().entries(ChainId::from(10u64), Slot(5), 4),
         Err(QueryError::NoAnchorWindow { slot: Slot(5), window: Window(1) }),
         "windows 0 and 1 have no anchor: not synced, not too old"
     );
 
     let status = engine.status();
-    assert_eq!(status.head.map(|(head, slot)| (head.number, slot)), Some((4, Some(Slot(4)))));
-    assert_eq!(status.fixed_until, Some(Slot(11)));
+    assert_eq!(status.head.map(|head| (head.number, head.slot)), Some((4, Some(Slot(4)))));
+    assert_eq!(status.fixed_until_slot, Some(Slot(11)));
     assert_eq!(status.rollups, vec![ChainId::from(10u64), ChainId::from(20u64)]);
     assert_eq!(status.window_slots, 4);
 }
@@ -75,7 +78,7 @@ fn schedule_is_the_selection_over_the_anchor_seed() {
     let engine = engine_over(&blocks);
     let clock = engine.config().clock;
     let rollup = engine.state().registry.rollup(ChainId::from(10u64)).unwrap();
-    for entry in engine.schedule(ChainId::from(10u64), Slot(8), 8).unwrap() {
+    for entry in engine.schedule().entries(ChainId::from(10u64), Slot(8), 8).unwrap() {
         let anchor = engine.state().anchors[&entry.window];
         let expected = select(
             &clock,
@@ -95,12 +98,12 @@ fn schedule_is_the_selection_over_the_anchor_seed() {
 fn reorg_replacing_the_anchor_changes_the_schedule() {
     let blocks = registry_chain(6, 0);
     let mut engine = engine_over(&blocks);
-    let before = engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap();
+    let before = engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap();
 
     let fork = chain::extend(Some(&blocks[1]), 3, &plain(4), 1);
     let changes = engine.apply(&chain::reorged(&blocks[2..], &fork)).unwrap();
     assert_eq!(changes.reorged, vec![Window(2)]);
-    let after = engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap();
+    let after = engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap();
     assert_eq!(after[0].anchor, block_ref(&fork[0]));
     assert_ne!(before, after);
     assert_eq!(engine.stats().reorgs, 1);
@@ -111,11 +114,11 @@ fn reorg_replacing_the_anchor_changes_the_schedule() {
 fn reorg_that_touches_no_anchor_changes_nothing() {
     let blocks = registry_chain(6, 0);
     let mut engine = engine_over(&blocks);
-    let before = engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap();
+    let before = engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap();
     let fork = chain::extend(Some(&blocks[3]), 5, &plain(2), 1);
     let changes = engine.apply(&chain::reorged(&blocks[4..], &fork)).unwrap();
     assert!(changes.is_empty());
-    assert_eq!(engine.schedule(ChainId::from(10u64), Slot(8), 4).unwrap(), before);
+    assert_eq!(engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap(), before);
 }
 
 #[test]
@@ -124,7 +127,7 @@ fn revert_retracts_the_windows_it_unfixes() {
     let mut engine = engine_over(&blocks);
     let changes = engine.apply(&chain::reverted(&blocks[3..])).unwrap();
     assert_eq!(changes.retracted, vec![Window(2)]);
-    assert_eq!(engine.fixed_until(), None);
+    assert_eq!(engine.schedule().fixed_until(), None);
 }
 
 #[test]
@@ -160,7 +163,7 @@ fn finality_prunes_undo_data_and_marks_entries_final() {
         finalized: Some(block_ref(&blocks[3])),
     });
     assert_eq!(engine.state().journal.entries().next().unwrap().head.number, 5);
-    let entries = engine.schedule(ChainId::from(10u64), Slot(8), 8).unwrap();
+    let entries = engine.schedule().entries(ChainId::from(10u64), Slot(8), 8).unwrap();
     assert_eq!(entries[0].status, EntryStatus::Finalized, "anchor(2) = block 3 is finalized");
     assert_eq!(entries[4].status, EntryStatus::Safe, "anchor(3) = block 7 is safe");
 
@@ -185,27 +188,31 @@ fn queries_report_typed_errors() {
     let engine = engine_over(&blocks);
     let rollup = ChainId::from(10u64);
     // Head is block 20 (window 5): windows 3..=6 are served.
-    assert_eq!(engine.oldest_served(), Some(Slot(12)));
-    assert_eq!(engine.fixed_until(), Some(Slot(27)));
+    assert_eq!(engine.schedule().oldest_served(), Some(Slot(12)));
+    assert_eq!(engine.schedule().fixed_until(), Some(Slot(27)));
     assert_eq!(
-        engine.schedule(ChainId::from(99u64), Slot(20), 1),
+        engine.schedule().entries(ChainId::from(99u64), Slot(20), 1),
         Err(QueryError::UnknownRollup(ChainId::from(99u64)))
     );
     assert_eq!(
-        engine.schedule(rollup, Slot(28), 1),
+        engine.schedule().entries(rollup, Slot(28), 1),
         Err(QueryError::BeyondHorizon { slot: Slot(28), fixed_until: Slot(27) })
     );
     assert_eq!(
-        engine.schedule(rollup, Slot(11), 1),
+        engine.schedule().entries(rollup, Slot(11), 1),
         Err(QueryError::TooOld { slot: Slot(11), oldest: Slot(12) })
     );
     assert_eq!(
-        engine.schedule(rollup, Slot(20), 1025),
+        engine.schedule().entries(rollup, Slot(20), 1025),
         Err(QueryError::TooManySlots { requested: 1025, max: 1024 })
     );
-    assert_eq!(engine.schedule(rollup, Slot(20), 1024).unwrap().len(), 8, "cut at the horizon");
-    assert_eq!(engine.schedule(rollup, Slot(20), 0).unwrap(), vec![]);
-    assert_eq!(engine.cross_schedule(&[], Slot(20), 1), Err(QueryError::NoRollups));
+    assert_eq!(
+        engine.schedule().entries(rollup, Slot(20), 1024).unwrap().len(),
+        8,
+        "cut at the horizon"
+    );
+    assert_eq!(engine.schedule().entries(rollup, Slot(20), 0).unwrap(), vec![]);
+    assert_eq!(engine.schedule().cross(&[], Slot(20), 1), Err(QueryError::NoRollups));
 }
 
 #[test]
@@ -213,7 +220,7 @@ fn cross_schedule_names_the_shared_operator() {
     let blocks = registry_chain(20, 0);
     let engine = engine_over(&blocks);
     let rollups = [ChainId::from(10u64), ChainId::from(20u64)];
-    let cross = engine.cross_schedule(&rollups, Slot(12), 16).unwrap();
+    let cross = engine.schedule().cross(&rollups, Slot(12), 16).unwrap();
     assert_eq!(cross.len(), 16);
     for slot in &cross {
         let operators: Vec<_> =
@@ -226,18 +233,18 @@ fn cross_schedule_names_the_shared_operator() {
         );
     }
     let first_shared = cross.iter().find(|s| s.shared_operator.is_some()).map(|s| s.slot);
-    assert_eq!(engine.next_shared_slot(&rollups, Slot(12)).unwrap(), first_shared);
+    assert_eq!(engine.schedule().next_shared_slot(&rollups, Slot(12)).unwrap(), first_shared);
 }
 
 #[test]
 fn naive_lookahead_draws_from_the_head() {
     let blocks = registry_chain(10, 0);
     let engine = engine_over(&blocks);
-    let naive = engine.naive_lookahead(ChainId::from(10u64), 5).unwrap();
+    let naive = engine.schedule().naive(ChainId::from(10u64), 5).unwrap();
     assert_eq!(naive.len(), 5);
     assert!(naive.iter().all(Option::is_some));
     assert_eq!(
-        engine.naive_lookahead(ChainId::from(10u64), 2000),
+        engine.schedule().naive(ChainId::from(10u64), 2000),
         Err(QueryError::TooManySlots { requested: 2000, max: 1024 })
     );
 }
@@ -258,13 +265,16 @@ fn fast_forward_applies_finalized_logs_without_processing_blocks() {
     engine.fast_forward(to, logs.iter().copied()).unwrap();
     assert_eq!(engine.head().map(|h| h.number), Some(20));
     assert_eq!(engine.state().registry.rollups().count(), 2);
-    assert_eq!(engine.fixed_until(), None, "skipped blocks fix no window");
+    assert_eq!(engine.schedule().fixed_until(), None, "skipped blocks fix no window");
 
     engine.apply(&chain::committed(&blocks[20..])).unwrap();
     let full = engine_over(&blocks);
     let rollup = ChainId::from(10u64);
-    let from = engine.oldest_served().unwrap();
-    assert_eq!(engine.schedule(rollup, from, 1024), full.schedule(rollup, from, 1024));
+    let from = engine.schedule().oldest_served().unwrap();
+    assert_eq!(
+        engine.schedule().entries(rollup, from, 1024),
+        full.schedule().entries(rollup, from, 1024)
+    );
 
     assert!(matches!(engine.fast_forward(to, []), Err(EngineError::NotAhead { number: 20, .. })));
     let mut later = to;

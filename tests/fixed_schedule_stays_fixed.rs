@@ -17,8 +17,8 @@ use common::{
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer_lookahead::{
     Block, ChainId, Engine, Slot, Window,
-    contract::SequencerRegistry::{self, SequencerRegistryEvents},
-    registry::decode_log,
+    core::contract::SequencerRegistry::{self, SequencerRegistryEvents},
+    core::registry::decode_log,
 };
 use std::collections::BTreeMap;
 
@@ -111,7 +111,8 @@ impl History {
         let number = self.parent.as_ref().map_or(1, |parent| parent.number + 1);
         let spec = BlockSpec { gap, events, ..Default::default() };
         let block = chain::child(self.parent.as_ref(), number, &spec, 0);
-        let changes = self.engine.apply(&chain::committed(std::slice::from_ref(&block))).expect("applies");
+        let changes =
+            self.engine.apply(&chain::committed(std::slice::from_ref(&block))).expect("applies");
         self.parent = Some(block);
         for window in changes.extended {
             let picks = ROLLUPS.iter().map(|&id| (id, self.picks(id, window))).collect();
@@ -124,7 +125,8 @@ impl History {
         let first = Slot(window.0 * WINDOW_SLOTS);
         let entries = self
             .engine
-            .schedule(ChainId::from(id), first, WINDOW_SLOTS as usize)
+            .schedule()
+            .entries(ChainId::from(id), first, WINDOW_SLOTS as usize)
             .expect("a fixed window is served");
         assert_eq!(entries.len(), WINDOW_SLOTS as usize, "the whole window is served");
         entries
@@ -217,7 +219,7 @@ impl History {
 
     /// Every fixed window still served has the picks it had when it became fixed.
     fn check(&mut self) {
-        let Some(oldest) = self.engine.oldest_served() else { return };
+        let Some(oldest) = self.engine.schedule().oldest_served() else { return };
         let oldest = Window(oldest.0 / WINDOW_SLOTS);
         for (window, rollups) in self.fixed.range(oldest..) {
             for (&id, picks) in rollups {

@@ -9,7 +9,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use sequencer_lookahead::{
     ChainId,
     devnet::SAMPLE_ROLLUPS,
-    rpc::{LookaheadApiClient, LookaheadStatus},
+    rpc::api::{LookaheadApiClient, LookaheadStatus},
 };
 use std::{
     path::Path,
@@ -51,8 +51,8 @@ impl Follow {
         let finalized = devnet.finalized().await;
         for _ in 0..200 {
             if let Ok(status) = self.client.status().await
-                && status.head.is_some_and(|h| h.number == head)
-                && status.finalized.map(|f| f.number) == finalized
+                && status.engine.head.is_some_and(|h| h.number == head)
+                && status.engine.finalized.map(|f| f.number) == finalized
             {
                 return status;
             }
@@ -90,7 +90,7 @@ async fn sigkilled_follower_resumes_from_its_head_and_matches_a_fresh_one() {
     let datadir = dir.path().join("resumed");
 
     let mut first = Follow::start(&devnet, &datadir);
-    let head = first.synced_to(&devnet).await.head.unwrap().number;
+    let head = first.synced_to(&devnet).await.engine.head.unwrap().number;
     assert_eq!(first_fetch(&first.log()), Some(devnet.config.deployment_block));
     first.child.kill().expect("SIGKILL");
     first.child.wait().unwrap();

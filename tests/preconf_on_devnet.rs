@@ -26,7 +26,7 @@ use sequencer_lookahead::{
         },
         promise::Promise,
     },
-    rpc::LookaheadApiClient,
+    rpc::api::LookaheadApiClient,
 };
 use std::{
     collections::HashSet,

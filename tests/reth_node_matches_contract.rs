@@ -14,7 +14,7 @@ mod common;
 use alloy::providers::{Provider, ProviderBuilder};
 use common::anvil::OnChain;
 use jsonrpsee::http_client::HttpClientBuilder;
-use sequencer_lookahead::rpc::LookaheadApiClient;
+use sequencer_lookahead::rpc::api::LookaheadApiClient;
 
 #[tokio::test]
 #[ignore = "needs a running reth-lookahead node: set RETH_RPC_URL"]
@@ -23,14 +23,16 @@ async fn the_nodes_schedule_equals_the_contracts() {
     let lookahead = HttpClientBuilder::default().build(&url).expect("a client");
     let provider = ProviderBuilder::new().connect(&url).await.expect("connects").erased();
     let status = lookahead.status().await.expect("lookahead_status on the node's own port");
-    assert!(!status.rollups.is_empty(), "the node mirrors no rollup yet");
+    assert!(!status.engine.rollups.is_empty(), "the node mirrors no rollup yet");
     // From the next window on: no served window turns into a past one while this runs.
-    let head_slot = status.head.and_then(|head| head.slot).expect("the node has a head slot").0;
-    let next_window_start = (head_slot / status.window_slots + 1) * status.window_slots;
+    let head_slot =
+        status.engine.head.and_then(|head| head.slot).expect("the node has a head slot").0;
+    let next_window_start =
+        (head_slot / status.engine.window_slots + 1) * status.engine.window_slots;
     let mut served = Vec::new();
-    for chain_id in status.rollups {
+    for chain_id in status.engine.rollups {
         let entries = lookahead
-            .get_schedule(chain_id, Some(next_window_start), Some(2 * status.window_slots))
+            .get_schedule(chain_id, Some(next_window_start), Some(2 * status.engine.window_slots))
             .await
             .expect("lookahead_getSchedule")
             .decode()
@@ -39,7 +41,8 @@ async fn the_nodes_schedule_equals_the_contracts() {
     }
     // Every contract call reads one block, so the window cannot turn between them.
     let block = provider.get_block_number().await.expect("block number");
-    let on_chain = OnChain { provider: &provider, registry: status.registry, block: Some(block) };
+    let on_chain =
+        OnChain { provider: &provider, registry: status.engine.registry, block: Some(block) };
     let mut checked = 0;
     for (chain_id, entry) in &served {
         on_chain.assert_matches_contract(*chain_id, entry).await;

@@ -17,10 +17,9 @@ use jsonrpsee::{
     ws_client::WsClientBuilder,
 };
 use sequencer_lookahead::{
-    ChainId, ScheduleEntry,
+    ChainId, ChangeKind, ScheduleEntry, ScheduleNotification,
     devnet::{self, SAMPLE_ROLLUPS},
-    rpc::{self, LookaheadApiClient},
-    shared::{ChangeKind, ScheduleNotification},
+    rpc::{api::LookaheadApiClient, server},
 };
 use std::{sync::Arc, time::Duration};
 
@@ -33,11 +32,11 @@ async fn every_served_entry_equals_the_contracts_answer() {
     follower.sync().await.expect("syncs");
 
     let (addr, server) =
-        rpc::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&shared)).await.unwrap();
+        server::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&shared)).await.unwrap();
     let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
     let status = client.status().await.unwrap();
-    let fixed_until = status.fixed_until_slot.expect("synced").0;
-    let oldest = shared.read().oldest_served().unwrap().0;
+    let fixed_until = status.engine.fixed_until_slot.expect("synced").0;
+    let oldest = shared.read().schedule().oldest_served().unwrap().0;
     let mut checked = 0;
     for chain_id in SAMPLE_ROLLUPS.map(ChainId::from) {
         let entries = client
@@ -78,11 +77,11 @@ async fn follower_skips_finalized_history_and_still_matches_the_contract() {
     follower.sync().await.expect("syncs");
     let entries: Vec<_> = {
         let engine = shared.read();
-        let oldest = engine.oldest_served().unwrap();
+        let oldest = engine.schedule().oldest_served().unwrap();
         SAMPLE_ROLLUPS
             .map(ChainId::from)
             .into_iter()
-            .map(|chain_id| (chain_id, engine.schedule(chain_id, oldest, 1024).unwrap()))
+            .map(|chain_id| (chain_id, engine.schedule().entries(chain_id, oldest, 1024).unwrap()))
             .collect()
     };
     for (chain_id, entries) in entries {
@@ -105,7 +104,7 @@ async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
     let (mut follower, shared) = devnet.follower(datadir.path()).await;
     follower.sync().await.unwrap();
     let (addr, server) =
-        rpc::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&shared)).await.unwrap();
+        server::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&shared)).await.unwrap();
     let ws = WsClientBuilder::default().build(format!("ws://{addr}")).await.unwrap();
     let rollup = ChainId::from(101u64);
     let mut subscription: Subscription<ScheduleNotification> = ws
@@ -116,15 +115,19 @@ async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
         )
         .await
         .unwrap();
-    let oldest = shared.read().oldest_served().unwrap();
-    let before = shared.read().schedule(rollup, oldest, 1024).unwrap();
+    let oldest = shared.read().schedule().oldest_served().unwrap();
+    let before = shared.read().schedule().entries(rollup, oldest, 1024).unwrap();
 
     // anvil_reorg gives the new blocks the fork parent's timestamp: replacing a head that is
     // not the first block of its window replaces no anchor.
     devnet::reorg(&devnet.provider, 1).await.unwrap();
     follower.sync().await.unwrap();
     assert_eq!(shared.read().stats().reorgs, 1);
-    assert_eq!(shared.read().schedule(rollup, oldest, 1024).unwrap(), before, "nothing changed");
+    assert_eq!(
+        shared.read().schedule().entries(rollup, oldest, 1024).unwrap(),
+        before,
+        "nothing changed"
+    );
 
     // Replace the newest anchor and everything after it, then let the chain move on.
     let newest_anchor = before.last().unwrap().anchor;
@@ -144,8 +147,11 @@ async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
         }
     };
     assert_eq!(event.chain_id, rollup);
-    let served =
-        shared.read().schedule(rollup, event.entries[0].slot, event.entries.len()).unwrap();
+    let served = shared
+        .read()
+        .schedule()
+        .entries(rollup, event.entries[0].slot, event.entries.len())
+        .unwrap();
     // Statuses may have moved on with finality since the notification.
     let unstatused = |entries: &[ScheduleEntry]| -> Vec<_> {
         entries.iter().map(|e| (e.slot, e.window, e.sequencer.clone(), e.anchor)).collect()

@@ -7,7 +7,7 @@ mod common;
 
 use common::chain::{self, BlockSpec};
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sequencer_lookahead::{Engine, rpc, shared::SharedEngine};
+use sequencer_lookahead::{Engine, rpc, service::shared::SharedEngine};
 use serde_json::{Value, json};
 use std::{sync::Arc, time::Duration};
 
@@ -47,9 +47,10 @@ fn value(rng: &mut StdRng) -> Value {
 }
 
 fn request(rng: &mut StdRng, id: usize) -> String {
-    let methods = rpc::METHOD_NAMES.len();
-    let method =
-        rpc::METHOD_NAMES.get(rng.random_range(0..=methods)).unwrap_or(&"lookahead_nonexistent");
+    let methods = rpc::api::METHOD_NAMES.len();
+    let method = rpc::api::METHOD_NAMES
+        .get(rng.random_range(0..=methods))
+        .unwrap_or(&"lookahead_nonexistent");
     let params: Value = match rng.random_range(0..5) {
         0 => json!([]),
         1 => json!({"unexpected": value(rng)}),
@@ -88,7 +89,7 @@ fn check(request: &str, answer: &Value) {
 async fn every_answer_is_a_result_or_a_specified_error() {
     let shared = SharedEngine::new(synced_engine());
     let (addr, server) =
-        rpc::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&shared)).await.unwrap();
+        rpc::server::serve("127.0.0.1:0".parse().unwrap(), Arc::clone(&shared)).await.unwrap();
     let url = format!("http://{addr}");
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let mut rng = StdRng::seed_from_u64(42);

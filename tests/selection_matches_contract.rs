@@ -17,11 +17,10 @@ use common::evm::{Outcome, RegistryEvm};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer_lookahead::{
     ChainId, Registry, Sequencer, Slot, SlotClock, Window,
-    contract::SequencerRegistry::{self, SequencerRegistryEvents},
-    registry::decode_log,
-    select,
-    selection::length_at,
-    window_seed,
+    core::contract::SequencerRegistry::{self, SequencerRegistryEvents},
+    core::registry::decode_log,
+    core::selection::length_at,
+    select, window_seed,
 };
 
 const DEFAULT_VECTORS: usize = 10_000;

@@ -43,9 +43,8 @@ contract SequencerRegistry {
     /// @notice The EIP-712 version of that domain.
     string public constant EIP712_VERSION = "2";
     /// @notice `keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")`.
-    bytes32 public constant DOMAIN_TYPEHASH = keccak256(
-        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-    );
+    bytes32 public constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     /// @notice `keccak256("SignerConsent(uint256 chainId,address operator)")`: a signer's consent to
     ///         sign preconfirmations for `operator` on rollup `chainId`.
     bytes32 public constant SIGNER_CONSENT_TYPEHASH = keccak256("SignerConsent(uint256 chainId,address operator)");

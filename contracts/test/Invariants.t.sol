@@ -267,7 +267,11 @@ contract Handler is Test {
         return keccak256(abi.encode("window seed", window));
     }
 
-    function recordedAnswer(uint256 chainId, uint64 slot) external view returns (bool recorded, address op, uint256 index) {
+    function recordedAnswer(uint256 chainId, uint64 slot)
+        external
+        view
+        returns (bool recorded, address op, uint256 index)
+    {
         Answer storage a = answers[chainId][slot];
         return (a.recorded, a.operator, a.index);
     }
@@ -291,7 +295,9 @@ contract Handler is Test {
                 for (uint256 k; k < count; ++k) {
                     index = (indexSeed % count + k) % count;
                     SequencerRegistry.Sequencer memory record = registry.getSequencer(chainId, index);
-                    if (matches(record, kind, current)) return (chainId, index, ReentrantOperator(payable(record.operator)));
+                    if (matches(record, kind, current)) {
+                        return (chainId, index, ReentrantOperator(payable(record.operator)));
+                    }
                 }
             }
         }

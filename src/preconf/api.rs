@@ -9,7 +9,7 @@
 //! name the failing leg in the message and in `data` (`{chainId, sequencer, code, message}`).
 
 use super::{book::LockId, promise::Promise};
-use crate::primitives::{ChainId, Slot};
+use crate::core::primitives::{ChainId, Slot};
 use alloy_primitives::{Address, B256, Bytes};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! promised, and the bounds that keep locks from being a griefing vector (per caller and in
 //! total). Pure and synchronous; time is passed in, so expiry is exact and testable.
 
-use crate::primitives::{ChainId, Slot};
+use crate::core::primitives::{ChainId, Slot};
 use alloy_primitives::B256;
 use std::{
     collections::{BTreeSet, HashMap},

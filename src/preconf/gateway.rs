@@ -8,11 +8,17 @@
 
 use super::{api::*, book::LockId, promise::Promise, unix_ms};
 use crate::{
-    clock::SlotClock,
-    domain::RegistryDomain,
-    primitives::{ChainId, Slot},
-    rpc::{CrossScheduleEntry, LookaheadApiClient},
-    schedule::SequencerInfo,
+    core::{
+        clock::SlotClock,
+        domain::RegistryDomain,
+        primitives::{ChainId, Slot},
+        schedule::SequencerInfo,
+    },
+    rpc::{
+        api::{CrossScheduleEntry, LookaheadApiClient},
+        error::{invalid_params, rpc_error_with},
+    },
+    service::deadline::with_deadline,
 };
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use futures::future::join_all;
@@ -323,7 +329,7 @@ impl Inner {
                 promises.len()
             );
             let data = serde_json::json!({ "failed": failures, "promises": promises });
-            let error = ErrorObjectOwned::owned(BUNDLE_FAILED, message, Some(data));
+            let error = rpc_error_with(BUNDLE_FAILED, message, data);
             return Err(error);
         }
         Ok(BundleReceipt { bundle_id, slot, promises, failed: failures })
@@ -381,11 +387,10 @@ fn legs(txs: Vec<BundleTx>) -> RpcResult<Vec<(ChainId, Vec<Bytes>)>> {
         }
     }
     if legs.is_empty() || legs.len() > MAX_LEGS {
-        return Err(ErrorObjectOwned::owned(
-            jsonrpsee::types::error::INVALID_PARAMS_CODE,
-            format!("a bundle has 1 to {MAX_LEGS} rollups, got {}", legs.len()),
-            None::<()>,
-        ));
+        return Err(invalid_params(format!(
+            "a bundle has 1 to {MAX_LEGS} rollups, got {}",
+            legs.len()
+        )));
     }
     Ok(legs)
 }
@@ -395,7 +400,7 @@ async fn timed<T>(
     limit: Duration,
     call: impl Future<Output = Result<T, ClientError>>,
 ) -> Result<T, ClientError> {
-    tokio::time::timeout(limit, call).await.unwrap_or(Err(ClientError::RequestTimeout))
+    with_deadline(limit, call, || ClientError::RequestTimeout).await
 }
 
 fn failed(
@@ -463,5 +468,5 @@ fn lookahead_failure(error: ClientError) -> ErrorObjectOwned {
 }
 
 fn gateway_error(message: String, failures: Vec<FailedLeg>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(BUNDLE_FAILED, message, Some(failures))
+    rpc_error_with(BUNDLE_FAILED, message, failures)
 }

@@ -8,16 +8,20 @@ use super::{
     api::*,
     book::{BookError, Caller, Limits, Lock, LockBook, LockId},
     promise::{Promise, PromiseSigner},
-    store::{PromiseRecord, PromiseStore},
+    store::{PromiseRecord, PromiseStore, PromiseStoreError},
     unix_ms,
 };
 use crate::{
-    clock::SlotClock,
-    domain::RegistryDomain,
-    primitives::{ChainId, Slot},
-    rpc::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
-    schedule::EntryStatus,
-    store::StoreError,
+    core::{
+        clock::SlotClock,
+        domain::RegistryDomain,
+        primitives::{ChainId, Slot},
+        schedule::EntryStatus,
+    },
+    rpc::{
+        api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
+        error::rpc_error as error,
+    },
 };
 use alloy::{
     consensus::{Transaction, TxEnvelope},
@@ -103,7 +107,7 @@ impl PreconfSequencer {
         config: SequencerConfig,
         lookahead: HttpClient,
         store: PromiseStore,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, PromiseStoreError> {
         let mut book = LockBook::new(config.limits);
         let current = current_slot(&config.clock);
         for record in store.from_slot(current)? {
@@ -417,11 +421,7 @@ fn current_slot(clock: &SlotClock) -> Slot {
     clock.slot_at(unix_ms() / 1000).unwrap_or_default()
 }
 
-fn error(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
-    ErrorObjectOwned::owned(code, message.into(), None::<()>)
-}
-
-fn internal(e: StoreError) -> ErrorObjectOwned {
+fn internal(e: PromiseStoreError) -> ErrorObjectOwned {
     error(INTERNAL, format!("storage: {e}"))
 }
 

@@ -7,8 +7,8 @@
 
 use super::{book::LockId, promise::Promise};
 use crate::{
-    primitives::Slot,
-    store::{StoreError, decode, encode},
+    core::primitives::Slot,
+    store::{DbError, decode, encode, from_redb_errors},
 };
 use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,20 @@ pub struct PromiseRecord {
     pub promise: Promise,
 }
 
-type Batch = (Vec<PromiseRecord>, oneshot::Sender<Result<(), StoreError>>);
+/// Why the promise database could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PromiseStoreError {
+    /// redb or the codec failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The writer thread could not start, failed or stopped.
+    #[error("promise writer: {0}")]
+    Writer(String),
+}
+
+from_redb_errors!(PromiseStoreError);
+
+type Batch = (Vec<PromiseRecord>, oneshot::Sender<Result<(), PromiseStoreError>>);
 
 /// The promise database.
 #[derive(Clone, Debug)]
@@ -41,7 +54,7 @@ pub struct PromiseStore {
 impl PromiseStore {
     /// Opens (or creates) the database at `path` and starts its writer thread, which ends
     /// when the last handle is dropped.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path) -> Result<Self, PromiseStoreError> {
         let db = Arc::new(Database::create(path)?);
         let txn = db.begin_write()?;
         txn.open_table(PROMISES)?;
@@ -52,36 +65,37 @@ impl PromiseStore {
         std::thread::Builder::new()
             .name("promise-store".into())
             .spawn(move || write_batches(&thread_db, batches))
-            .map_err(|error| StoreError::Writer(format!("starting its thread: {error}")))?;
+            .map_err(|error| PromiseStoreError::Writer(format!("starting its thread: {error}")))?;
         Ok(Self { db, writer })
     }
 
     /// Writes `records` durably; returns once they are on disk.
-    pub async fn insert(&self, records: Vec<PromiseRecord>) -> Result<(), StoreError> {
+    pub async fn insert(&self, records: Vec<PromiseRecord>) -> Result<(), PromiseStoreError> {
         let (done, written) = oneshot::channel();
-        let closed = || StoreError::Writer("stopped".into());
+        let closed = || PromiseStoreError::Writer("stopped".into());
         self.writer.send((records, done)).map_err(|_| closed())?;
         written.await.map_err(|_| closed())?
     }
 
     /// The promise that confirmed `lock_id`, if one was issued.
-    pub fn get(&self, lock_id: LockId) -> Result<Option<PromiseRecord>, StoreError> {
+    pub fn get(&self, lock_id: LockId) -> Result<Option<PromiseRecord>, PromiseStoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(PROMISES)?;
-        table.get(lock_id.0)?.map(|bytes| decode("promise", bytes.value())).transpose()
+        let record = table.get(lock_id.0)?.map(|bytes| decode("promise", bytes.value()));
+        Ok(record.transpose()?)
     }
 
     /// The promises for `slot`, in lock id order.
-    pub fn by_slot(&self, slot: Slot) -> Result<Vec<PromiseRecord>, StoreError> {
+    pub fn by_slot(&self, slot: Slot) -> Result<Vec<PromiseRecord>, PromiseStoreError> {
         self.range(slot, Slot(slot.0.saturating_add(1)))
     }
 
     /// The promises for slots `from` and later.
-    pub fn from_slot(&self, from: Slot) -> Result<Vec<PromiseRecord>, StoreError> {
+    pub fn from_slot(&self, from: Slot) -> Result<Vec<PromiseRecord>, PromiseStoreError> {
         self.range(from, Slot(u64::MAX))
     }
 
-    fn range(&self, from: Slot, to: Slot) -> Result<Vec<PromiseRecord>, StoreError> {
+    fn range(&self, from: Slot, to: Slot) -> Result<Vec<PromiseRecord>, PromiseStoreError> {
         let txn = self.db.begin_read()?;
         let index = txn.open_table(BY_SLOT)?;
         let promises = txn.open_table(PROMISES)?;
@@ -106,7 +120,8 @@ fn write_batches(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>) {
         }
         let result = write(db, waiting.iter().flat_map(|(records, _)| records));
         for (_, done) in waiting {
-            let answer = result.as_ref().map_err(|error| StoreError::Writer(error.to_string()));
+            let answer =
+                result.as_ref().map_err(|error| PromiseStoreError::Writer(error.to_string()));
             let _ = done.send(answer.copied());
         }
     }
@@ -115,7 +130,7 @@ fn write_batches(db: &Database, mut batches: mpsc::UnboundedReceiver<Batch>) {
 fn write<'a>(
     db: &Database,
     records: impl Iterator<Item = &'a PromiseRecord>,
-) -> Result<(), StoreError> {
+) -> Result<(), PromiseStoreError> {
     let txn = db.begin_write()?;
     {
         let mut promises = txn.open_table(PROMISES)?;
@@ -132,7 +147,7 @@ fn write<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RegistryDomain, preconf::promise::PromiseSigner, primitives::ChainId};
+    use crate::{RegistryDomain, core::primitives::ChainId, preconf::promise::PromiseSigner};
     use alloy::signers::local::PrivateKeySigner;
     use alloy_primitives::{Address, B256};
 

@@ -11,10 +11,10 @@ use alloy_primitives::{Address, Bytes, U256, keccak256};
 use alloy_sol_types::SolCall;
 use sequencer_lookahead::{
     ChainId, EngineConfig, ScheduleEntry, Store,
-    contract::SequencerRegistry,
+    core::contract::SequencerRegistry,
     devnet::{self, Anvil},
-    follower::Follower,
-    shared::SharedEngine,
+    service::follower::Follower,
+    service::shared::SharedEngine,
 };
 use std::{path::Path, sync::Arc, time::Duration};
 

@@ -5,7 +5,7 @@ use alloy_primitives::{Address, B256, Bloom, Log, LogData, U256, keccak256};
 use alloy_sol_types::SolEvent;
 use sequencer_lookahead::{
     Block, Chain, EngineConfig, Notification, SlotClock,
-    contract::SequencerRegistry::{self, SequencerRegistryEvents},
+    core::contract::SequencerRegistry::{self, SequencerRegistryEvents},
 };
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ use revm::{
     primitives::hardfork::SpecId,
     state::AccountInfo,
 };
-use sequencer_lookahead::contract::SequencerRegistry;
+use sequencer_lookahead::core::contract::SequencerRegistry;
 
 /// Enough gas for any registry call, including a full fallback scan (and under the EIP-7825 cap).
 const GAS_LIMIT: u64 = 16_000_000;

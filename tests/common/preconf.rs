@@ -13,7 +13,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use sequencer_lookahead::{
     ChainId, RegistryDomain, Slot,
     devnet::{self, SAMPLE_OPERATORS, SAMPLE_ROLLUPS},
-    rpc::{CrossScheduleEntry, LookaheadApiClient},
+    rpc::api::{CrossScheduleEntry, LookaheadApiClient},
 };
 use std::{
     io::{BufRead, BufReader},
@@ -264,7 +264,7 @@ impl PreconfNet {
     /// The slot of the lookahead's head.
     pub async fn current_slot(&self) -> u64 {
         let status = self.lookahead.status().await.unwrap();
-        status.head.and_then(|head| head.slot).map_or(0, |slot| slot.0)
+        status.engine.head.and_then(|head| head.slot).map_or(0, |slot| slot.0)
     }
 }
 

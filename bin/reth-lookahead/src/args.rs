@@ -2,7 +2,7 @@
 
 use alloy_primitives::Address;
 use eyre::bail;
-use sequencer_lookahead::{EngineConfig, SlotClock, devnet};
+use sequencer_lookahead::{EngineConfig, Network, SlotClock, devnet};
 
 /// `--lookahead.*`: which registry to follow and on which slot clock.
 #[derive(Debug, Clone, clap::Args)]
@@ -41,13 +41,7 @@ impl LookaheadArgs {
         genesis_timestamp: u64,
         dev_block_time: Option<u64>,
     ) -> eyre::Result<EngineConfig> {
-        let preset = match chain_id {
-            1 => Some(SlotClock::MAINNET),
-            11_155_111 => Some(SlotClock::SEPOLIA),
-            17_000 => Some(SlotClock::HOLESKY),
-            560_048 => Some(SlotClock::HOODI),
-            _ => None,
-        };
+        let preset = Network::from_chain_id(chain_id).map(Network::clock);
         let dev = self.devnet.then_some((genesis_timestamp, dev_block_time.unwrap_or(1)));
         let (Some(genesis_time), Some(slot_seconds)) = (
             self.genesis_time.or(preset.map(|p| p.genesis_time())).or(dev.map(|d| d.0)),

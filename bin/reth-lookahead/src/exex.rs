@@ -15,7 +15,7 @@ use reth_ethereum::{
     provider::{BlockHashReader, BlockIdReader, Chain as RethChain},
 };
 use sequencer_lookahead::{
-    Block, BlockRef, Chain, Finality, Notification, Store, shared::SharedEngine,
+    Block, BlockRef, Chain, Finality, Notification, Store, service::shared::SharedEngine,
 };
 use std::sync::Arc;
 
@@ -123,7 +123,7 @@ mod tests {
         provider::ExecutionOutcome,
     };
     use reth_exex_test_utils::{TestExExHandle, test_exex_context};
-    use sequencer_lookahead::{Engine, EngineConfig, SlotClock, contract::SequencerRegistry};
+    use sequencer_lookahead::{Engine, EngineConfig, SlotClock, core::contract::SequencerRegistry};
     use std::time::Duration;
 
     const REGISTRY: Address = Address::repeat_byte(0x42);

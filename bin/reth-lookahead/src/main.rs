@@ -26,9 +26,8 @@ use reth_ethereum::{
 };
 use sequencer_lookahead::{
     EngineConfig, SlotClock, Store, devnet,
-    rpc::{LookaheadApiServer, LookaheadRpc},
-    shared::SharedEngine,
-    telemetry::RpcMetrics,
+    rpc::{api::LookaheadApiServer, metrics::RpcMetrics, server::LookaheadRpc},
+    service::shared::SharedEngine,
 };
 use tower::layer::layer_fn;
 use tracing::{error, info};

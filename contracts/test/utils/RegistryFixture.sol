@@ -70,7 +70,8 @@ abstract contract RegistryFixture is Test {
                 verifyingContract
             )
         );
-        bytes32 structHash = keccak256(abi.encode(keccak256("SignerConsent(uint256 chainId,address operator)"), chainId, operator));
+        bytes32 structHash =
+            keccak256(abi.encode(keccak256("SignerConsent(uint256 chainId,address operator)"), chainId, operator));
         return keccak256(abi.encodePacked(hex"1901", domain, structHash));
     }
 

@@ -17,14 +17,11 @@ interface Vm {
     function expectRevert(bytes calldata revertData) external;
     function expectRevert(bytes4 selector) external;
     function expectEmit(address emitter) external;
-    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
-        external;
     function chainId(uint256 newChainId) external;
     function addr(uint256 privateKey) external pure returns (address keyAddr);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function assume(bool condition) external pure;
     function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
-    function snapshotValue(string calldata name, uint256 value) external;
     function readFile(string calldata path) external view returns (string memory);
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     function parseJsonBytes(string calldata json, string calldata key) external pure returns (bytes memory);
@@ -36,7 +33,6 @@ interface Vm {
     function assertEq(address left, address right, string calldata error) external pure;
     function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
     function assertEq(string calldata left, string calldata right, string calldata error) external pure;
-    function assertEq(bool left, bool right, string calldata error) external pure;
     function assertNotEq(uint256 left, uint256 right, string calldata error) external pure;
     function assertNotEq(address left, address right, string calldata error) external pure;
     function assertNotEq(bytes32 left, bytes32 right, string calldata error) external pure;

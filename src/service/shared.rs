@@ -3,13 +3,13 @@
 //! `lookahead_subscribe`.
 
 use crate::{
-    engine::{Engine, EngineError, ScheduleChanges},
-    notification::Notification,
-    primitives::{ChainId, Slot, Window},
-    schedule::{MAX_QUERY_SLOTS, ScheduleEntry},
-    telemetry,
+    core::{
+        engine::{Engine, EngineError, ScheduleChanges},
+        notification::Notification,
+        schedule::ScheduleNotification,
+    },
+    service::metrics,
 };
-use serde::{Deserialize, Serialize};
 use std::sync::{
     Arc, RwLock, RwLockReadGuard,
     atomic::{AtomicBool, AtomicU64, Ordering},
@@ -18,31 +18,6 @@ use tokio::sync::broadcast;
 
 /// Notifications buffered per subscriber before a slow one starts missing them.
 const EVENT_BUFFER: usize = 1024;
-
-/// Why a schedule notification was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    /// A new window became fixed.
-    Extended,
-    /// A reorg changed entries that were already served (the new entries are listed; a window
-    /// that is no longer fixed lists none).
-    Reorged,
-}
-
-/// One rollup's schedule change, as `lookahead_subscribe("schedule")` pushes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleNotification {
-    /// Extended or reorged.
-    pub kind: ChangeKind,
-    /// The rollup.
-    pub chain_id: ChainId,
-    /// The first slot of the changed windows.
-    pub from_slot: Slot,
-    /// The new entries of the changed windows that are still fixed.
-    pub entries: Vec<ScheduleEntry>,
-}
 
 /// The engine shared between a block source and the RPC.
 #[derive(Debug)]
@@ -84,8 +59,8 @@ impl SharedEngine {
         let changes = engine.apply(notification)?;
         self.version.fetch_add(1, Ordering::Release);
         persist(&mut engine)?;
-        telemetry::record_engine(&engine);
-        for event in notifications(&engine, &changes) {
+        metrics::record_engine(&engine);
+        for event in engine.schedule().notifications(&changes) {
             // No subscriber is not an error.
             let _ = self.events.send(event);
         }
@@ -119,30 +94,4 @@ impl SharedEngine {
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Relaxed)
     }
-}
-
-/// The per-rollup notifications of `changes`.
-fn notifications(engine: &Engine, changes: &ScheduleChanges) -> Vec<ScheduleNotification> {
-    let reorged: Vec<Window> = changes.reorged.iter().chain(&changes.retracted).copied().collect();
-    let mut events = Vec::new();
-    for (kind, windows) in
-        [(ChangeKind::Extended, &changes.extended), (ChangeKind::Reorged, &reorged)]
-    {
-        let Some(first) = windows.iter().min() else { continue };
-        let clock = &engine.config().clock;
-        let Some(from_slot) = clock.first_slot(*first) else { continue };
-        for (chain_id, _) in engine.state().registry.rollups() {
-            let entries = windows
-                .iter()
-                .filter_map(|window| {
-                    let start = clock.first_slot(*window)?;
-                    let count = (clock.window_slots() as usize).min(MAX_QUERY_SLOTS);
-                    engine.schedule(chain_id, start, count).ok()
-                })
-                .flatten()
-                .collect();
-            events.push(ScheduleNotification { kind, chain_id, from_slot, entries });
-        }
-    }
-    events
 }

@@ -7,9 +7,9 @@
 //! is what lets the engine revert blocks on a reorg instead of recomputing from genesis.
 
 use crate::{
-    contract::SequencerRegistry::SequencerRegistryEvents,
-    primitives::{ChainId, Window},
-    selection::{MAX_SEQUENCERS, SequencerRecord},
+    core::contract::SequencerRegistry::SequencerRegistryEvents,
+    core::primitives::{ChainId, Window},
+    core::selection::{MAX_SEQUENCERS, SequencerRecord},
 };
 use alloy_primitives::{Address, Log, U256};
 use alloy_sol_types::SolEventInterface;
@@ -272,7 +272,7 @@ fn index_in(index: U256, bound: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::SequencerRegistry;
+    use crate::core::contract::SequencerRegistry;
     use alloy_sol_types::SolEvent;
 
     const CHAIN: u64 = 10;

@@ -1,25 +1,20 @@
-//! `lookahead sequencer` and `lookahead gateway`: the reference preconf sequencer and the
-//! bundle gateway as processes.
+//! `lookahead sequencer`: the reference preconf sequencer as a process.
 
-use crate::{connect, shutdown_signal};
-use alloy::{providers::Provider, signers::local::PrivateKeySigner};
+use crate::upstream::{UpstreamArgs, run_until_shutdown};
+use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, U256};
 use clap::Args;
-use eyre::{WrapErr, bail};
-use jsonrpsee::{
-    http_client::{HttpClient, HttpClientBuilder},
-    server::ServerHandle,
-};
+use eyre::WrapErr;
+use jsonrpsee::http_client::HttpClient;
 use sequencer_lookahead::{
-    ChainId, RegistryDomain, SlotClock, follower,
+    ChainId,
     preconf::{
         book::Limits,
-        gateway::{Gateway, GatewayConfig},
         promise::PromiseSigner,
         sequencer::{PreconfSequencer, SequencerConfig},
         store::PromiseStore,
     },
-    rpc::LookaheadApiClient,
+    rpc::api::LookaheadApiClient,
 };
 use std::{
     collections::BTreeSet,
@@ -28,42 +23,6 @@ use std::{
     time::Duration,
 };
 use tracing::{info, warn};
-
-/// Where the schedule and the slot clock come from.
-#[derive(Debug, Args)]
-struct UpstreamArgs {
-    /// The lookahead RPC (`lookahead follow` / `lookahead devnet` / a Reth node with the ExEx).
-    #[arg(long)]
-    lookahead_rpc: String,
-    /// An L1 node's RPC, to read the registry's slot clock and the L1 chain id (the promises'
-    /// EIP-712 domain).
-    #[arg(long)]
-    l1_rpc: String,
-}
-
-impl UpstreamArgs {
-    /// A lookahead client, the registry it follows (on its L1) and the registry's slot clock.
-    async fn connect(
-        &self,
-        timeout: Duration,
-    ) -> eyre::Result<(HttpClient, RegistryDomain, SlotClock)> {
-        let lookahead = HttpClientBuilder::default()
-            .request_timeout(timeout)
-            .build(&self.lookahead_rpc)
-            .wrap_err_with(|| format!("while creating a client for {}", self.lookahead_rpc))?;
-        let status =
-            lookahead.status().await.wrap_err("while asking the lookahead for its status")?;
-        let l1 = connect(&self.l1_rpc).await?;
-        let clock = follower::read_clock(&l1, status.registry, Duration::from_secs(10))
-            .await
-            .wrap_err("while reading the registry's slot clock")?;
-        let l1_chain_id = tokio::time::timeout(Duration::from_secs(10), l1.get_chain_id())
-            .await
-            .wrap_err("timed out asking the L1 node for its chain id")?
-            .wrap_err("while asking the L1 node for its chain id")?;
-        Ok((lookahead, RegistryDomain::new(l1_chain_id, status.registry), clock))
-    }
-}
 
 #[derive(Debug, Args)]
 pub(crate) struct SequencerArgs {
@@ -95,25 +54,8 @@ pub(crate) struct SequencerArgs {
     locks_total: usize,
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct GatewayArgs {
-    #[command(flatten)]
-    upstream: UpstreamArgs,
-    /// Address the `gateway_` RPC listens on.
-    #[arg(long = "http.addr", default_value = "127.0.0.1")]
-    http_addr: IpAddr,
-    /// Port of the `gateway_` RPC.
-    #[arg(long = "http.port", default_value_t = 8548)]
-    http_port: u16,
-    /// Lock ttl asked of sequencers, in ms; a lock must be answered within it.
-    #[arg(long, default_value_t = 500)]
-    ttl_ms: u64,
-    /// Timeout of every other call, in ms.
-    #[arg(long, default_value_t = 2000)]
-    timeout_ms: u64,
-}
-
-pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
+/// Serves `preconf_` for `--chain-id`s with `--key` until Ctrl-C.
+pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
     let key = std::fs::read_to_string(&args.key)
         .wrap_err_with(|| format!("while reading the key file {}", args.key.display()))?;
     let signer: PrivateKeySigner = key
@@ -153,22 +95,6 @@ pub(crate) async fn run_sequencer(args: SequencerArgs) -> eyre::Result<()> {
     .await
 }
 
-pub(crate) async fn run_gateway(args: GatewayArgs) -> eyre::Result<()> {
-    let timeout = Duration::from_millis(args.timeout_ms);
-    let (lookahead, domain, clock) = args.upstream.connect(timeout).await?;
-    if args.ttl_ms == 0 || args.ttl_ms > sequencer_lookahead::preconf::api::MAX_TTL_MS {
-        bail!("--ttl-ms must be 1..={}", sequencer_lookahead::preconf::api::MAX_TTL_MS);
-    }
-    let gateway =
-        Gateway::new(GatewayConfig { domain, ttl_ms: args.ttl_ms, timeout, clock }, lookahead);
-    let (addr, server) = gateway
-        .serve(SocketAddr::new(args.http_addr, args.http_port))
-        .await
-        .wrap_err("while starting the gateway RPC server")?;
-    info!(%addr, registry = %domain.registry, l1_chain_id = domain.l1_chain_id, "gateway listening");
-    run_until_shutdown(server, serde_json::json!({ "rpcUrl": format!("http://{addr}") })).await
-}
-
 /// Warns about each rollup for which `signer` has no active record: its locks will be refused.
 async fn warn_if_unregistered(lookahead: &HttpClient, chain_ids: &[ChainId], signer: Address) {
     for chain_id in chain_ids {
@@ -180,16 +106,6 @@ async fn warn_if_unregistered(lookahead: &HttpClient, chain_ids: &[ChainId], sig
             Err(error) => warn!(%chain_id, %error, "could not read the rollup's sequencers"),
         }
     }
-}
-
-/// Prints the ready line, serves until Ctrl-C or SIGTERM, then stops the server.
-async fn run_until_shutdown(server: ServerHandle, ready: serde_json::Value) -> eyre::Result<()> {
-    println!("{ready}");
-    shutdown_signal().await?;
-    info!("shutting down");
-    let _ = server.stop();
-    server.stopped().await;
-    Ok(())
 }
 
 fn parse_chain_id(value: &str) -> Result<ChainId, String> {

@@ -5,7 +5,7 @@
 //! constructor arguments; off-chain components read them from the deployed registry and refuse
 //! to run if their own configuration disagrees, so both sides always compute the same slots.
 
-use crate::primitives::{Slot, Window};
+use crate::core::primitives::{Slot, Window};
 use core::num::NonZeroU64;
 use serde::{Deserialize, Serialize};
 

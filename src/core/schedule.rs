@@ -1,13 +1,14 @@
-//! Schedule queries (SPEC §6): which sequencer each rollup has in each slot of the fixed
-//! horizon, with the anchor that fixed it and how final that anchor is. The RPC layer maps
+//! What the engine serves (SPEC §6): which sequencer each rollup has in each slot of the fixed
+//! horizon, with the anchor that fixed it and how final that anchor is. [`Schedule`] is a
+//! read-only view of an [`Engine`] (`engine.schedule()`); the RPC layer maps its
 //! [`QueryError`]s to the spec's error codes.
 
 use crate::{
-    engine::{BlockRef, Engine, SERVED_PAST_WINDOWS},
-    primitives::{ChainId, Slot, Window},
-    registry::{Rollup, Sequencer},
-    seed::naive_seed,
-    selection::select,
+    core::engine::{BlockRef, Engine, SERVED_PAST_WINDOWS, ScheduleChanges},
+    core::primitives::{ChainId, Slot, Window},
+    core::registry::{Rollup, Sequencer},
+    core::seed::naive_seed,
+    core::selection::select,
 };
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
@@ -125,11 +126,47 @@ pub enum QueryError {
     NoRollups,
 }
 
-impl Engine {
+/// Why a schedule notification was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// A new window became fixed.
+    Extended,
+    /// A reorg changed entries that were already served (the new entries are listed; a window
+    /// that is no longer fixed lists none).
+    Reorged,
+}
+
+/// One rollup's schedule change, as `lookahead_subscribe("schedule")` pushes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleNotification {
+    /// Extended or reorged.
+    pub kind: ChangeKind,
+    /// The rollup.
+    pub chain_id: ChainId,
+    /// The first slot of the changed windows.
+    pub from_slot: Slot,
+    /// The new entries of the changed windows that are still fixed.
+    pub entries: Vec<ScheduleEntry>,
+}
+
+/// The schedule an [`Engine`] serves: queries over its registry mirror and window anchors.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule<'a> {
+    engine: &'a Engine,
+}
+
+impl<'a> Schedule<'a> {
+    /// The schedule `engine` serves.
+    pub const fn new(engine: &'a Engine) -> Self {
+        Self { engine }
+    }
+
     /// The last slot whose schedule is fixed: the end of the newest window with an anchor.
     pub fn fixed_until(&self) -> Option<Slot> {
-        let (window, _) = self.state().anchors.last_key_value()?;
-        let clock = &self.config().clock;
+        let (window, _) = self.engine.state().anchors.last_key_value()?;
+        let clock = &self.engine.config().clock;
         let next = clock.first_slot(Window(window.0 + 1))?;
         Some(Slot(next.0 - 1))
     }
@@ -137,9 +174,10 @@ impl Engine {
     /// The oldest slot served: the start of the oldest kept window, and no earlier than
     /// [`SERVED_PAST_WINDOWS`] before the head's window.
     pub fn oldest_served(&self) -> Option<Slot> {
-        let (oldest_anchor, _) = self.state().anchors.first_key_value()?;
-        let clock = &self.config().clock;
+        let (oldest_anchor, _) = self.engine.state().anchors.first_key_value()?;
+        let clock = &self.engine.config().clock;
         let head_window = self
+            .engine
             .head()
             .and_then(|head| clock.slot_at(head.timestamp))
             .map_or(0, |slot| clock.window_of(slot).0);
@@ -149,13 +187,13 @@ impl Engine {
 
     /// The slot after the head's: where a schedule starts by default.
     pub fn next_slot(&self) -> Option<Slot> {
-        let head = self.head()?;
-        let slot = self.config().clock.slot_at(head.timestamp)?;
+        let head = self.engine.head()?;
+        let slot = self.engine.config().clock.slot_at(head.timestamp)?;
         Some(Slot(slot.0 + 1))
     }
 
     /// `count` slots of `chain_id`'s schedule from `from`, cut at the fixed horizon.
-    pub fn schedule(
+    pub fn entries(
         &self,
         chain_id: ChainId,
         from: Slot,
@@ -167,7 +205,7 @@ impl Engine {
         slots.map(|slot| self.entry(rollup, chain_id, Slot(slot), &mut seeds)).collect()
     }
 
-    /// The slots `schedule(chain_id, from, count)` would answer, or its error.
+    /// The slots `entries(chain_id, from, count)` would answer, or its error.
     pub fn served_slots(
         &self,
         chain_id: ChainId,
@@ -180,8 +218,22 @@ impl Engine {
 
     /// `chain_id`'s sequencer in `slot`.
     pub fn sequencer_at(&self, chain_id: ChainId, slot: Slot) -> Result<ScheduleEntry, QueryError> {
-        let mut entries = self.schedule(chain_id, slot, 1)?;
+        let mut entries = self.entries(chain_id, slot, 1)?;
         Ok(entries.pop().expect("one slot within the horizon"))
+    }
+
+    /// The whole of `window` for `chain_id` (cut at the horizon): the unit in which schedules
+    /// become fixed, are pushed to subscribers and are cached by the RPC.
+    pub fn window(
+        &self,
+        chain_id: ChainId,
+        window: Window,
+    ) -> Result<Vec<ScheduleEntry>, QueryError> {
+        let clock = &self.engine.config().clock;
+        let first = clock.first_slot(window).ok_or(QueryError::NotSynced)?;
+        let count = usize::try_from(clock.window_slots())
+            .map_or(MAX_QUERY_SLOTS, |count| count.min(MAX_QUERY_SLOTS));
+        self.entries(chain_id, first, count)
     }
 
     /// The records of `chain_id` active in `window`, by index.
@@ -202,7 +254,7 @@ impl Engine {
 
     /// The schedules of several rollups side by side, with the operator shared by all of them
     /// in each slot where there is one.
-    pub fn cross_schedule(
+    pub fn cross(
         &self,
         chain_ids: &[ChainId],
         from: Slot,
@@ -234,7 +286,7 @@ impl Engine {
 
     /// The original, not reorg-stable proposal: the sequencers of the `n` slots after the head,
     /// all drawn with the head's `prevrandao` and slot as the seed.
-    pub fn naive_lookahead(
+    pub fn naive(
         &self,
         chain_id: ChainId,
         n: usize,
@@ -243,8 +295,8 @@ impl Engine {
             return Err(QueryError::TooManySlots { requested: n, max: MAX_QUERY_SLOTS });
         }
         let rollup = self.rollup(chain_id)?;
-        let head = self.head().ok_or(QueryError::NotSynced)?;
-        let clock = &self.config().clock;
+        let head = self.engine.head().ok_or(QueryError::NotSynced)?;
+        let clock = &self.engine.config().clock;
         let current = clock.slot_at(head.timestamp).ok_or(QueryError::NotSynced)?;
         let seed = naive_seed(head.prevrandao, current);
         Ok((1..=n as u64)
@@ -257,11 +309,11 @@ impl Engine {
             .collect())
     }
 
-    fn rollup(&self, chain_id: ChainId) -> Result<&Rollup, QueryError> {
-        self.state().registry.rollup(chain_id).ok_or(QueryError::UnknownRollup(chain_id))
+    fn rollup(&self, chain_id: ChainId) -> Result<&'a Rollup, QueryError> {
+        self.engine.state().registry.rollup(chain_id).ok_or(QueryError::UnknownRollup(chain_id))
     }
 
-    fn rollups(&self, chain_ids: &[ChainId]) -> Result<Vec<(ChainId, &Rollup)>, QueryError> {
+    fn rollups(&self, chain_ids: &[ChainId]) -> Result<Vec<(ChainId, &'a Rollup)>, QueryError> {
         if chain_ids.is_empty() {
             return Err(QueryError::NoRollups);
         }
@@ -270,7 +322,7 @@ impl Engine {
 
     /// Checks that `slot` is served and returns the horizon.
     fn check_slot(&self, slot: Slot) -> Result<Slot, QueryError> {
-        let window = self.config().clock.window_of(slot);
+        let window = self.engine.config().clock.window_of(slot);
         if window.0 < 2 {
             return Err(QueryError::NoAnchorWindow { slot, window });
         }
@@ -301,9 +353,9 @@ impl Engine {
         slot: Slot,
         seeds: &mut SeedCache,
     ) -> Result<ScheduleEntry, QueryError> {
-        let clock = &self.config().clock;
+        let clock = &self.engine.config().clock;
         let window = clock.window_of(slot);
-        let (anchor, seed) = seeds.get(self, window).ok_or(QueryError::NotSynced)?;
+        let (anchor, seed) = seeds.get(self.engine, window).ok_or(QueryError::NotSynced)?;
         let sequencer = select(clock, chain_id, slot, seed, &rollup.sequencers)
             .map(|selected| SequencerInfo::new(selected.index, &rollup.sequencers[selected.index]));
         Ok(ScheduleEntry { slot, window, sequencer, anchor, status: self.status_of(anchor.number) })
@@ -328,7 +380,7 @@ impl Engine {
     }
 
     fn status_of(&self, anchor: u64) -> EntryStatus {
-        let finality = &self.state().finality;
+        let finality = &self.engine.state().finality;
         if finality.finalized.is_some_and(|finalized| anchor <= finalized.number) {
             EntryStatus::Finalized
         } else if finality.safe.is_some_and(|safe| anchor <= safe.number) {
@@ -336,6 +388,31 @@ impl Engine {
         } else {
             EntryStatus::Latest
         }
+    }
+
+    /// The per-rollup notifications of `changes` (what one notification of the node changed),
+    /// as `lookahead_subscribe("schedule")` pushes them.
+    pub fn notifications(&self, changes: &ScheduleChanges) -> Vec<ScheduleNotification> {
+        let engine = self.engine;
+        let reorged: Vec<Window> =
+            changes.reorged.iter().chain(&changes.retracted).copied().collect();
+        let mut events = Vec::new();
+        for (kind, windows) in
+            [(ChangeKind::Extended, &changes.extended), (ChangeKind::Reorged, &reorged)]
+        {
+            let Some(first) = windows.iter().min() else { continue };
+            let clock = &engine.config().clock;
+            let Some(from_slot) = clock.first_slot(*first) else { continue };
+            for (chain_id, _) in engine.state().registry.rollups() {
+                let entries = windows
+                    .iter()
+                    .filter_map(|window| self.window(chain_id, *window).ok())
+                    .flatten()
+                    .collect();
+                events.push(ScheduleNotification { kind, chain_id, from_slot, entries });
+            }
+        }
+        events
     }
 }
 

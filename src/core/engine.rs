@@ -14,12 +14,13 @@
 //! before the head's and later) are kept when a long gap opens many windows at once.
 
 use crate::{
-    clock::SlotClock,
-    journal::{BlockUndo, Head, Journal},
-    notification::{Block, Chain, Notification},
-    primitives::{ChainId, Slot, Window},
-    registry::{Registry, Undo, decode_log},
-    seed::Anchor,
+    core::clock::SlotClock,
+    core::journal::{BlockUndo, Head, Journal},
+    core::notification::{Block, Chain, Notification},
+    core::primitives::{ChainId, Slot, Window},
+    core::registry::{Registry, Undo, decode_log},
+    core::schedule::Schedule,
+    core::seed::Anchor,
 };
 use alloy_primitives::{Address, B256, BlockNumber, BloomInput, Log, keccak256};
 use serde::{Deserialize, Serialize};
@@ -153,11 +154,32 @@ impl ScheduleChanges {
     }
 }
 
-/// A summary of the engine for `lookahead_status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The head as a status report gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadStatus {
+    /// Block number.
+    pub number: BlockNumber,
+    /// Block hash.
+    pub hash: B256,
+    /// Its slot (`null` before genesis).
+    pub slot: Option<Slot>,
+}
+
+/// Reorgs seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReorgStatus {
+    /// Reverts and reorgs that removed processed blocks.
+    pub count: u64,
+    /// The most blocks one of them removed.
+    pub deepest: u64,
+}
+
+/// A summary of the engine, in the shape of `lookahead_status` (SPEC §6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EngineStatus {
-    /// The newest processed block and its slot (`None` before genesis).
-    pub head: Option<(BlockRef, Option<Slot>)>,
+    /// The newest processed block.
+    pub head: Option<HeadStatus>,
     /// The node's safe block.
     pub safe: Option<BlockRef>,
     /// The node's finalized block.
@@ -167,13 +189,11 @@ pub struct EngineStatus {
     /// Slots per window.
     pub window_slots: u64,
     /// The last slot whose schedule is fixed.
-    pub fixed_until: Option<Slot>,
+    pub fixed_until_slot: Option<Slot>,
     /// The registered rollups.
     pub rollups: Vec<ChainId>,
-    /// Reverts and reorgs seen.
-    pub reorgs: u64,
-    /// The deepest of them, in blocks.
-    pub deepest_reorg: u64,
+    /// Reorgs seen.
+    pub reorgs: ReorgStatus,
 }
 
 /// Keys of persisted state written since the last [`Engine::take_dirty`].
@@ -252,21 +272,27 @@ impl Engine {
         self.state.journal.head()
     }
 
+    /// The schedule this engine serves.
+    pub const fn schedule(&self) -> Schedule<'_> {
+        Schedule::new(self)
+    }
+
     /// A summary for status reports.
     pub fn status(&self) -> EngineStatus {
         let clock = &self.config.clock;
         EngineStatus {
-            head: self.head().map(|head| {
-                (BlockRef { number: head.number, hash: head.hash }, clock.slot_at(head.timestamp))
+            head: self.head().map(|head| HeadStatus {
+                number: head.number,
+                hash: head.hash,
+                slot: clock.slot_at(head.timestamp),
             }),
             safe: self.state.finality.safe,
             finalized: self.state.finality.finalized,
             registry: self.config.registry,
             window_slots: clock.window_slots(),
-            fixed_until: self.fixed_until(),
+            fixed_until_slot: self.schedule().fixed_until(),
             rollups: self.state.registry.rollups().map(|(chain_id, _)| chain_id).collect(),
-            reorgs: self.stats.reorgs,
-            deepest_reorg: self.stats.deepest_reorg,
+            reorgs: ReorgStatus { count: self.stats.reorgs, deepest: self.stats.deepest_reorg },
         }
     }
 

@@ -10,7 +10,7 @@ use alloy_primitives::{Address, B256};
 use alloy_sol_types::{Eip712Domain, SolStruct, eip712_domain, sol};
 use serde::{Deserialize, Serialize};
 
-use crate::primitives::ChainId;
+use crate::core::primitives::ChainId;
 
 sol! {
     /// A signer's consent to sign preconfirmations for `operator` on rollup `chainId`: the

@@ -18,8 +18,8 @@
 //! included after `anchor(W)` changes the draws of window `W`.
 
 use crate::{
-    clock::SlotClock,
-    primitives::{ChainId, Slot, Window},
+    core::clock::SlotClock,
+    core::primitives::{ChainId, Slot, Window},
 };
 use alloy_primitives::{Address, B256, U256, keccak256};
 use serde::{Deserialize, Serialize};

@@ -10,14 +10,14 @@
 //! backoff while the RPC keeps serving the last state, marked stale.
 
 use crate::{
-    clock::SlotClock,
-    contract::SequencerRegistry,
-    engine::{BlockRef, EngineError, Finality},
-    journal::Head,
-    notification::{Block, Chain, ChainError, Notification},
-    shared::SharedEngine,
+    core::clock::SlotClock,
+    core::contract::SequencerRegistry,
+    core::engine::{BlockRef, EngineError, Finality},
+    core::journal::Head,
+    core::notification::{Block, Chain, ChainError, Notification},
+    service::shared::SharedEngine,
+    service::{deadline::with_deadline, metrics},
     store::{Store, StoreError},
-    telemetry,
 };
 use alloy::{
     eips::BlockNumberOrTag,
@@ -191,7 +191,7 @@ impl Follower {
             },
         };
         let progress = SyncProgress { applied: 0, reverted: old.len() as u64, node_head };
-        telemetry::record_lag(node_head, head.map_or(0, |h| h.number));
+        metrics::record_lag(node_head, head.map_or(0, |h| h.number));
         if first > node_head {
             if !old.is_empty() {
                 self.apply(Notification::Reverted { old: Arc::new(Chain::new(old)?) })?;
@@ -224,7 +224,7 @@ impl Follower {
 
     /// When far behind, applies the registry's logs of finalized history from `eth_getLogs`
     /// ranges and fetches a single header, instead of every block: only the last
-    /// [`TAIL_WINDOWS`] windows before the node's head are then processed block by block.
+    /// `TAIL_WINDOWS` windows before the node's head are then processed block by block.
     /// Needs a node that reports a finalized block, and an engine with nothing unfinalized.
     pub async fn skip_finalized_history(&mut self) -> Result<(), FollowerError> {
         let (first, window_slots, journal_empty) = {
@@ -272,7 +272,7 @@ impl Follower {
         self.shared.update(|engine| {
             engine.fast_forward(to, logs.iter().map(|(block, log)| (*block, log)))?;
             store.commit(engine)?;
-            telemetry::record_engine(engine);
+            metrics::record_engine(engine);
             Ok::<_, FollowerError>(())
         })?;
         info!(target: "lookahead::follower", number = to.number, "skipped to a finalized block");
@@ -427,11 +427,8 @@ async fn request_with_timeout<T>(
     timeout: Duration,
     request: impl IntoFuture<Output = Result<T, TransportError>>,
 ) -> Result<T, FollowerError> {
-    match tokio::time::timeout(timeout, request.into_future()).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(source)) => Err(FollowerError::Node { what, source }),
-        Err(_) => Err(FollowerError::Timeout { what, timeout }),
-    }
+    let request = async { request.await.map_err(|source| FollowerError::Node { what, source }) };
+    with_deadline(timeout, request, || FollowerError::Timeout { what, timeout }).await
 }
 
 /// Reads the registry's time base (`genesisTime`, `slotSeconds`, `windowSlots`) from the node,

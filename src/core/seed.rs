@@ -5,7 +5,7 @@
 //! [`SlotClock::anchor_boundary`](crate::SlotClock::anchor_boundary)). The seed is therefore
 //! fixed as soon as the first block of window W-1 exists: one to two windows ahead.
 
-use crate::primitives::{Slot, Window};
+use crate::core::primitives::{Slot, Window};
 use alloy_primitives::{B256, BlockNumber, keccak256};
 use serde::{Deserialize, Serialize};
 

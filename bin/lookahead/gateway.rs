@@ -1,0 +1,49 @@
+//! `lookahead gateway`: the bundle gateway as a process.
+
+use crate::upstream::{UpstreamArgs, run_until_shutdown};
+use clap::Args;
+use eyre::{WrapErr, bail};
+use sequencer_lookahead::preconf::{
+    api::MAX_TTL_MS,
+    gateway::{Gateway, GatewayConfig},
+};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+use tracing::info;
+
+#[derive(Debug, Args)]
+pub(crate) struct GatewayArgs {
+    #[command(flatten)]
+    upstream: UpstreamArgs,
+    /// Address the `gateway_` RPC listens on.
+    #[arg(long = "http.addr", default_value = "127.0.0.1")]
+    http_addr: IpAddr,
+    /// Port of the `gateway_` RPC.
+    #[arg(long = "http.port", default_value_t = 8548)]
+    http_port: u16,
+    /// Lock ttl asked of sequencers, in ms; a lock must be answered within it.
+    #[arg(long, default_value_t = 500)]
+    ttl_ms: u64,
+    /// Timeout of every other call, in ms.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
+/// Serves `gateway_sendBundle` until Ctrl-C.
+pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
+    let timeout = Duration::from_millis(args.timeout_ms);
+    let (lookahead, domain, clock) = args.upstream.connect(timeout).await?;
+    if args.ttl_ms == 0 || args.ttl_ms > MAX_TTL_MS {
+        bail!("--ttl-ms must be 1..={}", MAX_TTL_MS);
+    }
+    let gateway =
+        Gateway::new(GatewayConfig { domain, ttl_ms: args.ttl_ms, timeout, clock }, lookahead);
+    let (addr, server) = gateway
+        .serve(SocketAddr::new(args.http_addr, args.http_port))
+        .await
+        .wrap_err("while starting the gateway RPC server")?;
+    info!(%addr, registry = %domain.registry, l1_chain_id = domain.l1_chain_id, "gateway listening");
+    run_until_shutdown(server, serde_json::json!({ "rpcUrl": format!("http://{addr}") })).await
+}

@@ -1,0 +1,106 @@
+//! What the follower and the devnet share: the RPC's flags, connecting to a node, and the loop
+//! that opens the store, serves `lookahead_*` and follows the node until Ctrl-C or SIGTERM.
+
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use clap::Args;
+use eyre::WrapErr;
+use sequencer_lookahead::{
+    Engine, EngineConfig, Store, rpc,
+    service::{follower::Follower, metrics, shared::SharedEngine},
+};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::Path,
+    sync::Arc,
+    time::Duration,
+};
+use tracing::info;
+
+/// Called once the RPC listens: with its address and the shared engine.
+pub(crate) type OnReady = Box<dyn FnOnce(SocketAddr, Arc<SharedEngine>) + Send>;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address the lookahead RPC listens on (HTTP and WebSocket on one port).
+    #[arg(long = "http.addr", default_value = "127.0.0.1")]
+    pub(crate) http_addr: IpAddr,
+    /// Port of the lookahead RPC.
+    #[arg(long = "http.port", default_value_t = 8547)]
+    pub(crate) http_port: u16,
+    /// Seconds to wait for any request to the node.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) timeout_secs: u64,
+    /// Milliseconds between polls of the node (a WebSocket node also pushes new heads).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) poll_ms: u64,
+    /// Serve Prometheus metrics (`lookahead_*`) at this address, e.g. 127.0.0.1:9001.
+    #[arg(long)]
+    pub(crate) metrics: Option<SocketAddr>,
+}
+
+/// A provider for the node at `url` (HTTP or WebSocket).
+pub(crate) async fn connect(url: &str) -> eyre::Result<DynProvider> {
+    let provider = ProviderBuilder::new()
+        .connect(url)
+        .await
+        .wrap_err_with(|| format!("while connecting to {url}"))?;
+    Ok(provider.erased())
+}
+
+/// Opens the store, serves the RPC, follows the node until Ctrl-C.
+pub(crate) async fn serve_and_follow(
+    provider: DynProvider,
+    config: EngineConfig,
+    datadir: &Path,
+    serve: &ServeArgs,
+    on_ready: Option<OnReady>,
+) -> eyre::Result<()> {
+    if let Some(addr) = serve.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .wrap_err_with(|| format!("while starting the metrics endpoint on {addr}"))?;
+        info!(%addr, "Prometheus metrics listening");
+    }
+    std::fs::create_dir_all(datadir)
+        .wrap_err_with(|| format!("while creating {}", datadir.display()))?;
+    let path = datadir.join("lookahead.redb");
+    let (store, engine): (Store, Engine) =
+        Store::open(&path, config).wrap_err_with(|| format!("while opening {}", path.display()))?;
+    if let Some(head) = engine.head() {
+        info!(number = head.number, hash = %head.hash, "resuming from the database");
+    }
+    metrics::record_engine(&engine);
+    let shared = SharedEngine::new(engine);
+    let (addr, server) =
+        rpc::server::serve(SocketAddr::new(serve.http_addr, serve.http_port), Arc::clone(&shared))
+            .await
+            .wrap_err("while starting the lookahead RPC server")?;
+    info!(%addr, "lookahead RPC listening (HTTP and WebSocket)");
+    if let Some(on_ready) = on_ready {
+        on_ready(addr, Arc::clone(&shared));
+    }
+    let timeout = Duration::from_secs(serve.timeout_secs);
+    let follower = Follower::new(provider, shared, store, config.deployment_block, timeout);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let following = tokio::spawn(follower.run(Duration::from_millis(serve.poll_ms), async {
+        let _ = stopped.await;
+    }));
+    shutdown_signal().await?;
+    info!("shutting down");
+    let _ = stop.send(());
+    following.await.wrap_err("the follower task failed")?;
+    let _ = server.stop();
+    server.stopped().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub(crate) async fn shutdown_signal() -> eyre::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .wrap_err("while installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.wrap_err("while waiting for Ctrl-C"),
+        _ = terminate.recv() => Ok(()),
+    }
+}

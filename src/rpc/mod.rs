@@ -1,0 +1,15 @@
+//! The `lookahead_` JSON-RPC namespace (SPEC §6).
+//!
+//! - [`api`]: the interface — the jsonrpsee trait with its typed client, result types and error
+//!   codes. What clients (the preconf services, tests) depend on.
+//! - [`error`]: the one JSON-RPC error helper, and the mapping of query errors to codes.
+//! - [`server`]: [`LookaheadRpc`](server::LookaheadRpc) over a shared engine, and [`serve`](server::serve).
+//! - [`metrics`]: the request-metrics middleware, for this server and Reth's.
+//!
+//! Errors: -32602 for invalid params (the message says which), -39001 unknown rollup, -39002
+//! slot beyond the fixed horizon, -39003 slot too old, -39004 not synced yet.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod server;
