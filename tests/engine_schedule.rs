@@ -7,8 +7,8 @@ mod common;
 use alloy_primitives::Address;
 use common::chain::{self, BlockSpec};
 use sequencer_lookahead::{
-    Block, BlockRef, ChainId, Engine, EngineError, EntryStatus, Finality, QueryError, Slot, Window,
-    select,
+    Block, BlockRef, ChainId, ChangeKind, Engine, EngineError, EntryStatus, Finality, QueryError,
+    Slot, Window, select,
 };
 
 const DEPLOYMENT: u64 = 1;
@@ -158,10 +158,12 @@ fn blocks_before_the_deployment_are_skipped() {
 fn finality_prunes_undo_data_and_marks_entries_final() {
     let blocks = registry_chain(9, 0);
     let mut engine = engine_over(&blocks);
-    engine.set_finality(Finality {
-        safe: Some(block_ref(&blocks[7])),
-        finalized: Some(block_ref(&blocks[3])),
-    });
+    engine
+        .set_finality(Finality {
+            safe: Some(block_ref(&blocks[7])),
+            finalized: Some(block_ref(&blocks[3])),
+        })
+        .unwrap();
     assert_eq!(engine.state().journal.entries().next().unwrap().head.number, 5);
     let entries = engine.schedule().entries(ChainId::from(10u64), Slot(8), 8).unwrap();
     assert_eq!(entries[0].status, EntryStatus::Finalized, "anchor(2) = block 3 is finalized");
@@ -280,4 +282,91 @@ fn fast_forward_applies_finalized_logs_without_processing_blocks() {
     let mut later = to;
     later.number = 40;
     assert!(matches!(engine.fast_forward(later, []), Err(EngineError::Unfinalized { number: 21 })));
+}
+
+#[test]
+fn a_finalized_block_off_the_processed_chain_prunes_nothing() {
+    let blocks = registry_chain(9, 0);
+    let mut engine = engine_over(&blocks);
+    let stranger = chain::extend(Some(&blocks[2]), 4, &plain(1), 7);
+    let error = engine
+        .set_finality(Finality { safe: None, finalized: Some(block_ref(&stranger[0])) })
+        .unwrap_err();
+    assert!(matches!(error, EngineError::FinalizedMismatch { number: 4, .. }), "{error}");
+    assert_eq!(engine.state().journal.entries().len(), 9, "nothing pruned");
+    assert_eq!(engine.state().finality, Finality::default(), "finality not taken");
+
+    // The node's real chain forks at block 3: the reorg is still possible.
+    let fork = chain::extend(Some(&blocks[2]), 4, &plain(8), 7);
+    engine.apply(&chain::reorged(&blocks[3..], &fork)).expect("reorgs to the node's chain");
+    engine.set_finality(Finality { safe: None, finalized: Some(block_ref(&fork[0])) }).unwrap();
+    assert_eq!(engine.state().journal.base().map(|b| b.number), Some(4));
+}
+
+#[test]
+fn a_finalized_block_beyond_the_head_prunes_once_processed() {
+    let blocks = registry_chain(9, 0);
+    let mut engine = engine_over(&blocks[..5]);
+    let finality = Finality { safe: None, finalized: Some(block_ref(&blocks[7])) };
+    engine.set_finality(finality).unwrap();
+    assert_eq!(engine.state().journal.entries().len(), 5, "unverified: nothing pruned");
+    engine.apply(&chain::committed(&blocks[5..])).unwrap();
+    engine.set_finality(finality).unwrap();
+    assert_eq!(engine.state().journal.base().map(|b| b.number), Some(8));
+
+    // Finality never moves back.
+    engine.set_finality(Finality { safe: None, finalized: Some(block_ref(&blocks[2])) }).unwrap();
+    assert_eq!(engine.state().finality.finalized, Some(block_ref(&blocks[7])));
+}
+
+#[test]
+fn without_finality_the_journal_keeps_max_reorg_depth_blocks() {
+    let blocks = registry_chain(40, 0);
+    let mut engine = Engine::new(chain::config(DEPLOYMENT));
+    engine.set_max_reorg_depth(10);
+    for block in &blocks {
+        engine.apply(&chain::committed(std::slice::from_ref(block))).unwrap();
+        assert!(engine.state().journal.entries().len() <= 10);
+    }
+    assert_eq!(engine.state().journal.base().map(|b| b.number), Some(30));
+    let base_window = engine.config().clock.window_of(Slot(30)).0;
+    assert!(
+        engine.state().anchors.keys().all(|w| w.0 + 2 >= base_window),
+        "anchors older than two windows before the base are pruned with the journal"
+    );
+    let error = engine.apply(&chain::reverted(&blocks[25..])).unwrap_err();
+    assert!(matches!(error, EngineError::BeyondJournal { .. }), "deeper than kept: {error}");
+    engine.apply(&chain::reverted(&blocks[31..])).expect("within the depth");
+}
+
+#[test]
+fn time_going_backwards_is_refused() {
+    let blocks = registry_chain(4, 0);
+    let mut engine = engine_over(&blocks);
+    let mut liar = chain::extend(Some(&blocks[3]), 5, &plain(1), 0).remove(0);
+    liar.timestamp = blocks[3].timestamp - 1;
+    let error = engine.apply(&chain::committed(&[liar])).unwrap_err();
+    assert!(matches!(error, EngineError::TimeGoesBackwards { number: 5, .. }), "{error}");
+    assert_eq!(engine.head().map(|h| h.number), Some(4));
+}
+
+#[test]
+fn endpoint_updates_are_reported_when_applied_and_reverted() {
+    let blocks = registry_chain(9, 0);
+    let mut engine = engine_over(&blocks);
+    let mut specs = plain(1);
+    specs[0].events = vec![chain::endpoint(10, 1, "http://127.0.0.1:7777")];
+    let update = chain::extend(Some(&blocks[8]), 10, &specs, 0);
+    let changes = engine.apply(&chain::committed(&update)).unwrap();
+    assert_eq!(changes.endpoints.into_iter().collect::<Vec<_>>(), [ChainId::from(10u64)]);
+    let reverted = engine.apply(&chain::reverted(&update)).unwrap();
+    let events = engine.schedule().notifications(&reverted);
+    let endpoint: Vec<_> = events.iter().filter(|e| e.kind == ChangeKind::Endpoint).collect();
+    assert_eq!(endpoint.len(), 1, "the revert restores the old endpoint: {events:?}");
+    assert!(
+        endpoint[0]
+            .entries
+            .iter()
+            .all(|e| e.sequencer.as_ref().is_none_or(|s| s.rpc_url != "http://127.0.0.1:7777"))
+    );
 }

@@ -94,7 +94,8 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     result
 }
 
-/// Prints one line per window that becomes fixed or is reorged, with its shared slots.
+/// Prints one line per window that becomes fixed or is reorged, with its shared slots, and one
+/// per endpoint change.
 async fn report_progress(shared: Arc<SharedEngine>) {
     let mut events = shared.subscribe();
     let mut last = None;
@@ -116,6 +117,10 @@ async fn report_progress(shared: Arc<SharedEngine>) {
         let verb = match event.kind {
             ChangeKind::Extended => "fixed",
             ChangeKind::Reorged => "REORGED",
+            ChangeKind::Endpoint => {
+                eprintln!("rollup {}: a sequencer's endpoint changed", event.chain_id);
+                continue;
+            }
         };
         let anchor =
             event.entries.first().map_or_else(|| "-".into(), |e| e.anchor.number.to_string());

@@ -5,7 +5,9 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use clap::Args;
 use eyre::WrapErr;
 use sequencer_lookahead::{
-    Engine, EngineConfig, Store, rpc,
+    Engine, EngineConfig, Store,
+    core::engine::DEFAULT_MAX_REORG_DEPTH,
+    rpc,
     service::{follower::Follower, metrics, shared::SharedEngine},
 };
 use std::{
@@ -33,6 +35,11 @@ pub(crate) struct ServeArgs {
     /// Milliseconds between polls of the node (a WebSocket node also pushes new heads).
     #[arg(long, default_value_t = 1000)]
     pub(crate) poll_ms: u64,
+    /// Unfinalized blocks kept for undo: a reorg deeper than this is refused (recovery: remove
+    /// `<datadir>/lookahead.redb` and restart). Also bounds memory when the node reports no
+    /// finality.
+    #[arg(long, default_value_t = DEFAULT_MAX_REORG_DEPTH, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_reorg_depth: u64,
     /// Serve Prometheus metrics (`lookahead_*`) at this address, e.g. 127.0.0.1:9001.
     #[arg(long)]
     pub(crate) metrics: Option<SocketAddr>,
@@ -65,8 +72,9 @@ pub(crate) async fn serve_and_follow(
     std::fs::create_dir_all(datadir)
         .wrap_err_with(|| format!("while creating {}", datadir.display()))?;
     let path = datadir.join("lookahead.redb");
-    let (store, engine): (Store, Engine) =
+    let (store, mut engine): (Store, Engine) =
         Store::open(&path, config).wrap_err_with(|| format!("while opening {}", path.display()))?;
+    engine.set_max_reorg_depth(serve.max_reorg_depth);
     if let Some(head) = engine.head() {
         info!(number = head.number, hash = %head.hash, "resuming from the database");
     }

@@ -31,6 +31,11 @@ use tracing::{debug, warn};
 /// this, a freed index may have been reused, so a past schedule would no longer be reproducible.
 pub const SERVED_PAST_WINDOWS: u64 = 2;
 
+/// Unfinalized blocks kept for undo unless configured otherwise
+/// ([`Engine::set_max_reorg_depth`]): about 13.6 hours of mainnet blocks, far beyond any reorg
+/// a finalizing chain makes, and a bound on memory when the node reports no finality at all.
+pub const DEFAULT_MAX_REORG_DEPTH: u64 = 4096;
+
 /// What the engine follows: which registry, from which block, on which time base.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineConfig {
@@ -126,13 +131,40 @@ pub enum EngineError {
         /// The oldest unfinalized processed block.
         number: BlockNumber,
     },
-    /// A reverted block is finalized or was never processed.
-    #[error("cannot revert block {number} ({hash}): not in the undo journal")]
+    /// A reverted block is finalized, older than the reorg depth kept, or was never processed.
+    #[error(
+        "cannot revert block {number} ({hash}): not in the undo journal (finalized, deeper than \
+         the reorg depth kept, or never processed)"
+    )]
     BeyondJournal {
         /// The block's number.
         number: BlockNumber,
         /// The block's hash.
         hash: B256,
+    },
+    /// A committed block's timestamp is below the head's.
+    #[error("block {number} has timestamp {timestamp}, before the head's {head_timestamp}")]
+    TimeGoesBackwards {
+        /// The block's number.
+        number: BlockNumber,
+        /// Its timestamp.
+        timestamp: u64,
+        /// The head's timestamp.
+        head_timestamp: u64,
+    },
+    /// The node's finalized block is not the block the engine processed at that height: the
+    /// node contradicts the chain it served. Nothing is pruned and the finality is not taken.
+    #[error(
+        "the node's finalized block {number} ({node}) is not the processed block {ours}: \
+         finality ignored, nothing pruned"
+    )]
+    FinalizedMismatch {
+        /// The height.
+        number: BlockNumber,
+        /// The node's finalized hash.
+        node: B256,
+        /// The processed block's hash at that height.
+        ours: B256,
     },
 }
 
@@ -145,12 +177,18 @@ pub struct ScheduleChanges {
     pub reorged: Vec<Window>,
     /// Windows that were fixed and no longer are (a revert took back their anchor).
     pub retracted: Vec<Window>,
+    /// Rollups whose records' endpoints (`rpcUrl`) changed, by an `EndpointUpdated` applied
+    /// or reverted: served entries name the new endpoints at once.
+    pub endpoints: BTreeSet<ChainId>,
 }
 
 impl ScheduleChanges {
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
-        self.extended.is_empty() && self.reorged.is_empty() && self.retracted.is_empty()
+        self.extended.is_empty()
+            && self.reorged.is_empty()
+            && self.retracted.is_empty()
+            && self.endpoints.is_empty()
     }
 }
 
@@ -218,6 +256,24 @@ impl Dirty {
     fn undo(&mut self, undo: &Undo) {
         self.rollups.insert(undo.chain_id());
     }
+
+    /// Adds `other`'s keys to these.
+    fn merge(&mut self, other: Self) {
+        self.rollups.extend(other.rollups);
+        self.anchors.extend(other.anchors);
+        if let Some((from, to)) = other.journal {
+            self.journal(from, to);
+        }
+    }
+}
+
+/// What one notification touched, collected while it applies.
+#[derive(Default)]
+struct Touched {
+    /// Each window whose anchor was set or removed, with its anchor hash before.
+    anchors: BTreeMap<Window, Option<B256>>,
+    /// Rollups whose endpoints changed.
+    endpoints: BTreeSet<ChainId>,
 }
 
 /// The lookahead engine.
@@ -229,6 +285,8 @@ pub struct Engine {
     stats: Stats,
     /// When the window after the head's starts: blocks before it fix no anchor.
     next_boundary: u128,
+    /// Unfinalized blocks kept for undo at most; older ones are treated as final.
+    max_reorg_depth: u64,
     dirty: Dirty,
 }
 
@@ -246,10 +304,24 @@ impl Engine {
             state,
             stats,
             next_boundary: 0,
+            max_reorg_depth: DEFAULT_MAX_REORG_DEPTH,
             dirty: Dirty::default(),
         };
         engine.next_boundary = engine.boundary_after_head();
         engine
+    }
+
+    /// Keeps at most `depth` (at least 1) unfinalized blocks for undo: older ones are treated
+    /// as final, and a reorg deeper than `depth` is refused. Bounds memory and the database when
+    /// the node reports no finality.
+    pub fn set_max_reorg_depth(&mut self, depth: u64) {
+        self.max_reorg_depth = depth.max(1);
+        self.bound_journal();
+    }
+
+    /// The most unfinalized blocks kept for undo.
+    pub const fn max_reorg_depth(&self) -> u64 {
+        self.max_reorg_depth
     }
 
     /// The configuration.
@@ -301,6 +373,12 @@ impl Engine {
         std::mem::take(&mut self.dirty)
     }
 
+    /// Gives back keys taken by [`Engine::take_dirty`] whose write failed, so the next commit
+    /// writes them too.
+    pub fn restore_dirty(&mut self, dirty: Dirty) {
+        self.dirty.merge(dirty);
+    }
+
     /// Applies one notification: reverts the blocks it removes, then applies the blocks it
     /// adds. Blocks before the registry's deployment are skipped. Either the whole notification
     /// applies or, on error, nothing does.
@@ -322,7 +400,7 @@ impl Engine {
             check_extends(base.as_ref(), first)?;
         }
 
-        let mut touched = BTreeMap::new();
+        let mut touched = Touched::default();
         if !old.is_empty() {
             for block in old.iter().rev() {
                 self.revert_block(block, &mut touched);
@@ -334,28 +412,55 @@ impl Engine {
         for block in new {
             self.apply_block(block, &mut touched);
         }
+        self.bound_journal();
         Ok(self.changes(touched))
     }
 
     /// Records the node's safe and finalized blocks, and prunes what finality makes permanent:
     /// journal entries up to the finalized block, and anchors of windows no longer served.
-    pub fn set_finality(&mut self, finality: Finality) {
+    ///
+    /// A finalized number below the one already recorded is ignored (finality never moves
+    /// back). Only a finalized block the engine has processed prunes anything — one beyond the
+    /// head is recorded and prunes once it is processed — and a finalized block that is not
+    /// the processed block at its height is refused ([`EngineError::FinalizedMismatch`]):
+    /// nothing changes, so a reorg to the node's chain stays possible.
+    pub fn set_finality(&mut self, finality: Finality) -> Result<(), EngineError> {
         let finalized = match (self.state.finality.finalized, finality.finalized) {
             (Some(current), Some(new)) if new.number < current.number => Some(current),
             (current, new) => new.or(current),
         };
-        self.state.finality = Finality { safe: finality.safe, finalized };
-        let Some(finalized) = finalized else { return };
-        if let Some(ours) = self.state.journal.get(finalized.number)
-            && ours.head.hash != finalized.hash
+        if let Some(finalized) = finalized
+            && let Some(ours) = self.processed_hash(finalized.number)
+            && ours != finalized.hash
         {
-            warn!(
-                target: "lookahead::engine",
-                number = finalized.number, node = %finalized.hash, ours = %ours.head.hash,
-                "finalized block differs from the processed one"
-            );
+            return Err(EngineError::FinalizedMismatch {
+                number: finalized.number,
+                node: finalized.hash,
+                ours,
+            });
         }
-        if let Some((from, to)) = self.state.journal.prune_through(finalized.number) {
+        self.state.finality = Finality { safe: finality.safe, finalized };
+        if let Some(finalized) = finalized
+            && self.head().is_some_and(|head| head.number >= finalized.number)
+        {
+            self.prune_through(finalized.number);
+        }
+        Ok(())
+    }
+
+    /// The hash of the processed block `number`, if it is in the journal or is its base.
+    fn processed_hash(&self, number: BlockNumber) -> Option<B256> {
+        let journal = &self.state.journal;
+        match journal.get(number) {
+            Some(entry) => Some(entry.head.hash),
+            None => journal.base().filter(|base| base.number == number).map(|base| base.hash),
+        }
+    }
+
+    /// Makes blocks up to `number` permanent: drops their journal entries and the anchors of
+    /// windows no longer served.
+    fn prune_through(&mut self, number: BlockNumber) {
+        if let Some((from, to)) = self.state.journal.prune_through(number) {
             self.dirty.journal(from, to);
         }
         let Some(window) =
@@ -368,6 +473,21 @@ impl Engine {
         for window in pruned {
             self.state.anchors.remove(&window);
             self.dirty.anchors.insert(window);
+        }
+    }
+
+    /// Treats the oldest journal entries as final while more than `max_reorg_depth` are kept.
+    fn bound_journal(&mut self) {
+        let kept = self.state.journal.entries().len() as u64;
+        let Some(excess) = kept.checked_sub(self.max_reorg_depth).filter(|&n| n > 0) else {
+            return;
+        };
+        let last = usize::try_from(excess - 1)
+            .ok()
+            .and_then(|index| self.state.journal.entries().nth(index))
+            .map(|entry| entry.head.number);
+        if let Some(number) = last {
+            self.prune_through(number);
         }
     }
 
@@ -406,7 +526,7 @@ impl Engine {
         }
     }
 
-    fn apply_block(&mut self, block: &Block, touched: &mut BTreeMap<Window, Option<B256>>) {
+    fn apply_block(&mut self, block: &Block, touched: &mut Touched) {
         let parent = self.head().copied();
         let head = Head {
             number: block.number,
@@ -416,7 +536,7 @@ impl Engine {
         };
         let mut entry = BlockUndo { head, registry: Vec::new(), anchors: Vec::new() };
         if block.logs_bloom.contains_input(BloomInput::Hash(self.registry_bloom)) {
-            self.apply_logs(block, &mut entry);
+            self.apply_logs(block, &mut entry, touched);
         }
         let crossed = u128::from(block.timestamp) >= self.next_boundary;
         if let Some(parent) = parent
@@ -432,12 +552,25 @@ impl Engine {
         }
     }
 
-    fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo) {
+    fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo, touched: &mut Touched) {
         for (position, log) in block.logs.iter().enumerate() {
             if let Some(undo) = self.apply_log(block.number, position, log) {
+                touched.endpoints.extend(self.endpoint_change(&undo));
                 entry.registry.push(undo);
             }
         }
+    }
+
+    /// The rollup whose endpoint `undo` restores, if it restores a record that differs from the
+    /// current one only in its `rpcUrl`: an `EndpointUpdated`, applied or about to be reverted.
+    fn endpoint_change(&self, undo: &Undo) -> Option<ChainId> {
+        let Undo::RestoreSequencer(chain_id, index, other) = undo else { return None };
+        let current = self.state.registry.rollup(*chain_id)?.sequencers.get(*index)?;
+        let only_endpoint = current.record == other.record
+            && current.signer == other.signer
+            && current.withdrawn == other.withdrawn
+            && current.rpc_url != other.rpc_url;
+        only_endpoint.then_some(*chain_id)
     }
 
     /// Applies one log if it is the registry's; skips (with a warning and a count) one that
@@ -500,27 +633,28 @@ impl Engine {
         parent: &Head,
         head: &Head,
         entry: &mut BlockUndo,
-        touched: &mut BTreeMap<Window, Option<B256>>,
+        touched: &mut Touched,
     ) {
-        let Some(newest) = self.window_at(head.timestamp).map(|w| w.0 + 1) else {
+        let Some(newest) = self.window_at(head.timestamp).and_then(|w| w.0.checked_add(1)) else {
             return;
         };
-        let first_open = self.window_at(parent.timestamp).map_or(2, |w| w.0 + 2);
+        let first_open = self.window_at(parent.timestamp).map_or(2, |w| w.0.saturating_add(2));
         let oldest_kept = newest.saturating_sub(SERVED_PAST_WINDOWS + 1);
         for window in first_open.max(2).max(oldest_kept)..=newest {
             let window = Window(window);
             let previous = self.state.anchors.insert(window, parent.anchor());
-            touched.entry(window).or_insert(previous.map(|anchor| anchor.hash));
+            touched.anchors.entry(window).or_insert(previous.map(|anchor| anchor.hash));
             entry.anchors.push((window, previous));
             self.dirty.anchors.insert(window);
             debug!(target: "lookahead::engine", window = window.0, anchor = %parent.hash, "window fixed");
         }
     }
 
-    fn revert_block(&mut self, block: &Block, touched: &mut BTreeMap<Window, Option<B256>>) {
+    fn revert_block(&mut self, block: &Block, touched: &mut Touched) {
         let entry = self.state.journal.pop().expect("checked: the block is in the journal");
         debug_assert_eq!(entry.head.hash, block.hash);
         for undo in entry.registry.into_iter().rev() {
+            touched.endpoints.extend(self.endpoint_change(&undo));
             self.dirty.undo(&undo);
             self.state.registry.undo(undo);
         }
@@ -529,7 +663,7 @@ impl Engine {
                 Some(anchor) => self.state.anchors.insert(window, anchor),
                 None => self.state.anchors.remove(&window),
             };
-            touched.entry(window).or_insert(current.map(|anchor| anchor.hash));
+            touched.anchors.entry(window).or_insert(current.map(|anchor| anchor.hash));
             self.dirty.anchors.insert(window);
         }
         self.dirty.journal(block.number, block.number);
@@ -546,13 +680,17 @@ impl Engine {
         match self.head().map(|head| self.window_at(head.timestamp)) {
             None => 0,
             Some(None) => u128::from(clock.genesis_time()),
-            Some(Some(window)) => clock.window_start(Window(window.0 + 1)).unwrap_or(u128::MAX),
+            Some(Some(window)) => window
+                .0
+                .checked_add(1)
+                .and_then(|next| clock.window_start(Window(next)))
+                .unwrap_or(u128::MAX),
         }
     }
 
-    fn changes(&self, touched: BTreeMap<Window, Option<B256>>) -> ScheduleChanges {
-        let mut changes = ScheduleChanges::default();
-        for (window, before) in touched {
+    fn changes(&self, touched: Touched) -> ScheduleChanges {
+        let mut changes = ScheduleChanges { endpoints: touched.endpoints, ..Default::default() };
+        for (window, before) in touched.anchors {
             let after = self.state.anchors.get(&window).map(|anchor| anchor.hash);
             match (before, after) {
                 (None, Some(_)) => changes.extended.push(window),
@@ -567,13 +705,21 @@ impl Engine {
 
 fn check_extends(head: Option<&Head>, block: &Block) -> Result<(), EngineError> {
     match head {
-        Some(head) if block.number != head.number + 1 || block.parent_hash != head.hash => {
+        Some(head)
+            if head.number.checked_add(1) != Some(block.number)
+                || block.parent_hash != head.hash =>
+        {
             Err(EngineError::NotChild {
                 number: block.number,
                 parent_hash: block.parent_hash,
                 head: Some(BlockRef { number: head.number, hash: head.hash }),
             })
         }
+        Some(head) if block.timestamp < head.timestamp => Err(EngineError::TimeGoesBackwards {
+            number: block.number,
+            timestamp: block.timestamp,
+            head_timestamp: head.timestamp,
+        }),
         _ => Ok(()),
     }
 }

@@ -42,6 +42,16 @@ pub enum ChainError {
         /// Its hash.
         hash: B256,
     },
+    /// A block's timestamp is below its parent's: no consensus rule allows that.
+    #[error("block {number} has timestamp {timestamp}, before its parent's {parent_timestamp}")]
+    TimeGoesBackwards {
+        /// Number of the block.
+        number: BlockNumber,
+        /// Its timestamp.
+        timestamp: u64,
+        /// Its parent's timestamp.
+        parent_timestamp: u64,
+    },
 }
 
 /// A non-empty run of consecutive blocks, each the child of the one before.
@@ -51,15 +61,25 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Checks that `blocks` are consecutive and linked by parent hash.
+    /// Checks that `blocks` are consecutive, linked by parent hash, and that time does not go
+    /// backwards (a block's timestamp is not below its parent's).
     pub fn new(blocks: Vec<Block>) -> Result<Self, ChainError> {
         if blocks.is_empty() {
             return Err(ChainError::Empty);
         }
         for pair in blocks.windows(2) {
             let (parent, child) = (&pair[0], &pair[1]);
-            if child.number != parent.number + 1 || child.parent_hash != parent.hash {
+            if parent.number.checked_add(1) != Some(child.number)
+                || child.parent_hash != parent.hash
+            {
                 return Err(ChainError::Discontinuous { number: child.number, hash: child.hash });
+            }
+            if child.timestamp < parent.timestamp {
+                return Err(ChainError::TimeGoesBackwards {
+                    number: child.number,
+                    timestamp: child.timestamp,
+                    parent_timestamp: parent.timestamp,
+                });
             }
         }
         Ok(Self { blocks })

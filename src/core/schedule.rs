@@ -135,6 +135,9 @@ pub enum ChangeKind {
     /// A reorg changed entries that were already served (the new entries are listed; a window
     /// that is no longer fixed lists none).
     Reorged,
+    /// A record's endpoint (`rpcUrl`) changed: the served entries from the head's window to the
+    /// horizon, with the new endpoints (a gateway re-routes without polling).
+    Endpoint,
 }
 
 /// One rollup's schedule change, as `lookahead_subscribe("schedule")` pushes it.
@@ -412,7 +415,28 @@ impl<'a> Schedule<'a> {
                 events.push(ScheduleNotification { kind, chain_id, from_slot, entries });
             }
         }
+        if let Some(from_slot) = self.head_window_start() {
+            for &chain_id in &changes.endpoints {
+                let Ok(entries) = self.entries(chain_id, from_slot, MAX_QUERY_SLOTS) else {
+                    continue;
+                };
+                events.push(ScheduleNotification {
+                    kind: ChangeKind::Endpoint,
+                    chain_id,
+                    from_slot,
+                    entries,
+                });
+            }
+        }
         events
+    }
+
+    /// The first slot of the head's window, or the oldest served slot if that is later.
+    fn head_window_start(&self) -> Option<Slot> {
+        let clock = &self.engine.config().clock;
+        let head = clock.slot_at(self.engine.head()?.timestamp)?;
+        let start = clock.first_slot(clock.window_of(head))?;
+        Some(start.max(self.oldest_served()?))
     }
 }
 

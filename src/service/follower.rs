@@ -15,7 +15,7 @@ use crate::{
     core::engine::{BlockRef, EngineError, Finality},
     core::journal::Head,
     core::notification::{Block, Chain, ChainError, Notification},
-    service::shared::SharedEngine,
+    service::shared::{SharedEngine, SharedError},
     service::{deadline::with_deadline, metrics},
     store::{Store, StoreError},
 };
@@ -66,9 +66,19 @@ pub enum FollowerError {
     /// The node does not know a block below its head.
     #[error("node has no block {0}")]
     MissingBlock(BlockNumber),
-    /// The node reorganised below everything the engine can revert (its finalized block).
-    #[error("node's chain diverges below the engine's undo journal (at or before block {0})")]
+    /// The node reorganised below everything the engine can revert: its finalized block, or
+    /// deeper than `--max-reorg-depth`. Recovery: stop, remove the database
+    /// (`<datadir>/lookahead.redb`) and start again; the follower re-syncs the registry from
+    /// the node's finalized history.
+    #[error(
+        "node's chain diverges below the engine's undo journal (at or before block {0}): a reorg \
+         deeper than --max-reorg-depth or below finality; remove <datadir>/lookahead.redb and \
+         restart to re-sync"
+    )]
     DeepReorg(BlockNumber),
+    /// The node reports a block number that leaves no room for the next one.
+    #[error("node reports block number {0}, at the end of the number space")]
+    NumberOverflow(BlockNumber),
     /// Blocks that should link do not (a bug in the node or here).
     #[error(transparent)]
     Chain(#[from] ChainError),
@@ -78,9 +88,18 @@ pub enum FollowerError {
     /// The engine refused a notification.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// The store failed.
+    /// The store failed; the engine was reloaded at its last durable head.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<SharedError> for FollowerError {
+    fn from(error: SharedError) -> Self {
+        match error {
+            SharedError::Engine(error) => Self::Engine(error),
+            SharedError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 /// What a sync round did.
@@ -181,14 +200,18 @@ impl Follower {
         let head = self.shared.read().head().copied();
         let (old, first) = match head {
             None => (Vec::new(), self.start_block),
-            Some(head) => match self.header(head.number).await? {
-                Some(header) if header.hash == head.hash => (Vec::new(), head.number + 1),
-                _ => {
-                    let old = self.diverged().await?;
-                    let first = old.first().map_or(head.number + 1, |b| b.number);
-                    (old, first)
+            Some(head) => {
+                let next =
+                    head.number.checked_add(1).ok_or(FollowerError::NumberOverflow(head.number))?;
+                match self.header(head.number).await? {
+                    Some(header) if header.hash == head.hash => (Vec::new(), next),
+                    _ => {
+                        let old = self.diverged().await?;
+                        let first = old.first().map_or(next, |b| b.number);
+                        (old, first)
+                    }
                 }
-            },
+            }
         };
         let progress = SyncProgress { applied: 0, reverted: old.len() as u64, node_head };
         metrics::record_lag(node_head, head.map_or(0, |h| h.number));
@@ -198,7 +221,7 @@ impl Follower {
             }
             return Ok(progress);
         }
-        let last = node_head.min(first + BATCH_BLOCKS - 1);
+        let last = node_head.min(first.saturating_add(BATCH_BLOCKS - 1));
         if first < node_head {
             info!(target: "lookahead::follower", from = first, to = last, node_head, "fetching blocks");
         }
@@ -214,7 +237,7 @@ impl Follower {
             let old = Arc::new(Chain::new(old)?);
             warn!(
                 target: "lookahead::follower",
-                depth = old.blocks().len(), fork = first - 1, "reorg"
+                depth = old.blocks().len(), fork = first.saturating_sub(1), "reorg"
             );
             Notification::Reorged { old, new }
         };
@@ -229,7 +252,8 @@ impl Follower {
     pub async fn skip_finalized_history(&mut self) -> Result<(), FollowerError> {
         let (first, window_slots, journal_empty) = {
             let engine = self.shared.read();
-            let first = engine.head().map_or(self.start_block, |head| head.number + 1);
+            let first =
+                engine.head().map_or(self.start_block, |head| head.number.saturating_add(1));
             let journal_empty = engine.state().journal.entries().len() == 0;
             (first, engine.config().clock.window_slots(), journal_empty)
         };
@@ -244,7 +268,7 @@ impl Follower {
         let mut from = first;
         let mut range = LOG_RANGE;
         while from <= target {
-            let to = target.min(from + range - 1);
+            let to = target.min(from.saturating_add(range - 1));
             let filter = Filter::new().address(self.registry).from_block(from).to_block(to);
             match self.call("eth_getLogs", self.provider.get_logs(&filter)).await {
                 Ok(batch) => {
@@ -252,7 +276,8 @@ impl Follower {
                     logs.extend(
                         batch.into_iter().filter_map(|log| Some((log.block_number?, log.inner))),
                     );
-                    from = to + 1;
+                    let Some(next) = to.checked_add(1) else { break };
+                    from = next;
                 }
                 Err(error) if range > 1 => {
                     debug!(target: "lookahead::follower", %error, range, "narrowing the log range");
@@ -268,37 +293,32 @@ impl Follower {
             timestamp: header.timestamp,
             prevrandao: header.mix_hash,
         };
-        let store = &self.store;
-        self.shared.update(|engine| {
-            engine.fast_forward(to, logs.iter().map(|(block, log)| (*block, log)))?;
-            store.commit(engine)?;
-            metrics::record_engine(engine);
-            Ok::<_, FollowerError>(())
-        })?;
+        self.shared.fast_forward(
+            to,
+            logs.iter().map(|(block, log)| (*block, log)),
+            &mut self.store,
+        )?;
         info!(target: "lookahead::follower", number = to.number, "skipped to a finalized block");
         Ok(())
     }
 
-    /// Reads the node's safe and finalized blocks and hands them to the engine.
+    /// Reads the node's safe and finalized blocks and hands them to the engine. A finalized
+    /// block that contradicts the chain the node served is logged and ignored: nothing is
+    /// pruned, so the next rounds can still follow the node to its real chain.
     pub async fn sync_finality(&mut self) -> Result<(), FollowerError> {
         let safe = self.tagged(BlockNumberOrTag::Safe).await;
         let finalized = self.tagged(BlockNumberOrTag::Finalized).await;
-        let finality = Finality { safe, finalized };
-        let store = &self.store;
-        self.shared.update(|engine| {
-            if engine.state().finality == finality {
-                return Ok(());
+        match self.shared.set_finality(Finality { safe, finalized }, &mut self.store) {
+            Err(SharedError::Engine(error @ EngineError::FinalizedMismatch { .. })) => {
+                warn!(target: "lookahead::follower", %error, "the node's finality contradicts its chain");
+                Ok(())
             }
-            engine.set_finality(finality);
-            store.commit(engine)
-        })?;
-        Ok(())
+            result => Ok(result?),
+        }
     }
 
-    fn apply(&self, notification: Notification) -> Result<(), FollowerError> {
-        let store = &self.store;
-        self.shared
-            .apply(&notification, |engine| store.commit(engine).map_err(FollowerError::from))?;
+    fn apply(&mut self, notification: Notification) -> Result<(), FollowerError> {
+        self.shared.apply(&notification, &mut self.store)?;
         Ok(())
     }
 

@@ -20,7 +20,9 @@ impl Input {
             Self::Notification(notification) => {
                 engine.apply(notification).expect("the node's notifications apply");
             }
-            Self::Finality(finality) => engine.set_finality(*finality),
+            Self::Finality(finality) => {
+                engine.set_finality(*finality).expect("the node finalizes its own chain");
+            }
         }
     }
 }
@@ -120,7 +122,7 @@ impl SimNode {
         if !self.canonical.is_empty() {
             engine.apply(&chain::committed(&self.canonical)).expect("canonical chain applies");
         }
-        engine.set_finality(self.finality);
+        engine.set_finality(self.finality).expect("the canonical chain holds its finalized block");
         engine
     }
 }

@@ -2,7 +2,9 @@
 
 use alloy_primitives::Address;
 use eyre::bail;
-use sequencer_lookahead::{EngineConfig, Network, SlotClock, devnet};
+use sequencer_lookahead::{
+    EngineConfig, Network, SlotClock, core::engine::DEFAULT_MAX_REORG_DEPTH, devnet,
+};
 
 /// `--lookahead.*`: which registry to follow and on which slot clock.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,6 +28,11 @@ pub(crate) struct LookaheadArgs {
     /// Slots per window.
     #[arg(long = "lookahead.window-slots", default_value_t = 32)]
     window_slots: u64,
+    /// Unfinalized blocks kept for undo: a reorg deeper than this is refused (recovery: stop,
+    /// remove `<datadir>/lookahead/lookahead.redb`, restart). Also bounds memory when the chain
+    /// does not finalize.
+    #[arg(long = "lookahead.max-reorg-depth", default_value_t = DEFAULT_MAX_REORG_DEPTH, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_reorg_depth: u64,
     /// With `--dev` and `--http`: deploy the registry and register sample rollups (0x65, 0x66,
     /// 0x67) and sequencers from the dev accounts once the node runs, unless already deployed.
     #[arg(long = "lookahead.devnet")]

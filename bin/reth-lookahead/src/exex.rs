@@ -3,11 +3,15 @@
 //! On start it hands Reth the engine's persisted head (`set_notifications_with_head`), so Reth
 //! reverts what is no longer canonical and backfills what was missed; it acknowledges every
 //! notification (`FinishedHeight` of the new tip, or of the fork block after a revert) only after
-//! the engine's commit for it is durable.
+//! the engine's commit for it is durable. A failed commit (a full disk) reloads the engine at its
+//! last durable head and is tried again with backoff; nothing is acknowledged meanwhile, so Reth
+//! keeps the notification in its WAL.
 
 use alloy_eips::BlockNumHash;
 use eyre::WrapErr;
 use futures::TryStreamExt;
+use std::time::Duration;
+use tracing::warn;
 use reth_ethereum::{
     exex::{ExExContext, ExExEvent, ExExHead, ExExNotification},
     node::api::{FullNodeComponents, NodePrimitives, NodeTypes},
@@ -15,7 +19,8 @@ use reth_ethereum::{
     provider::{BlockHashReader, BlockIdReader, Chain as RethChain},
 };
 use sequencer_lookahead::{
-    Block, BlockRef, Chain, Finality, Notification, Store, service::shared::SharedEngine,
+    Block, BlockRef, Chain, EngineError, Finality, Notification, Store,
+    service::shared::{SharedEngine, SharedError},
 };
 use std::sync::Arc;
 
@@ -24,7 +29,7 @@ use std::sync::Arc;
 pub(crate) async fn run<Node>(
     mut ctx: ExExContext<Node>,
     shared: Arc<SharedEngine>,
-    store: Store,
+    mut store: Store,
 ) -> eyre::Result<()>
 where
     Node: FullNodeComponents,
@@ -37,9 +42,7 @@ where
     }
     while let Some(notification) = ctx.notifications.try_next().await? {
         let converted = convert(&notification)?;
-        shared
-            .apply(&converted, |engine| store.commit(engine).map_err(eyre::Report::from))
-            .wrap_err("while applying a notification to the lookahead engine")?;
+        apply_durably(&shared, &converted, &mut store).await?;
         let finality = Finality {
             safe: ctx
                 .provider()
@@ -50,10 +53,15 @@ where
                 .finalized_block_num_hash()?
                 .map(|b| BlockRef { number: b.number, hash: b.hash }),
         };
-        shared.update(|engine| {
-            engine.set_finality(finality);
-            store.commit(engine)
-        })?;
+        match shared.set_finality(finality, &mut store) {
+            Ok(()) => {}
+            Err(SharedError::Engine(error @ EngineError::FinalizedMismatch { .. })) => {
+                warn!(target: "lookahead::exex", %error, "the node's finality contradicts the processed chain");
+            }
+            Err(error) => {
+                warn!(target: "lookahead::exex", %error, "finality not recorded; retried with the next notification");
+            }
+        }
         let finished = match notification.committed_chain() {
             Some(committed) => committed.tip().num_hash(),
             None => notification.reverted_chain().map(|old| old.fork_block()).ok_or_else(|| {
@@ -63,6 +71,29 @@ where
         ctx.events.send(ExExEvent::FinishedHeight(finished))?;
     }
     eyre::bail!("the node closed the ExEx notification stream")
+}
+
+/// Applies `notification` until its commit is durable: a failed write (the engine reloaded at
+/// its last durable head) is retried with backoff; an engine error ends the ExEx.
+async fn apply_durably(
+    shared: &SharedEngine,
+    notification: &Notification,
+    store: &mut Store,
+) -> eyre::Result<()> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match shared.apply(notification, store) {
+            Ok(_) => return Ok(()),
+            Err(SharedError::Store(error)) => {
+                warn!(target: "lookahead::exex", %error, ?backoff, "commit failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(SharedError::Engine(error)) => {
+                return Err(error).wrap_err("while applying a notification to the lookahead engine");
+            }
+        }
+    }
 }
 
 /// For an engine that has processed nothing: the block before the registry's deployment, if
@@ -123,7 +154,11 @@ mod tests {
         provider::ExecutionOutcome,
     };
     use reth_exex_test_utils::{TestExExHandle, test_exex_context};
-    use sequencer_lookahead::{Engine, EngineConfig, SlotClock, core::contract::SequencerRegistry};
+    use sequencer_lookahead::{
+        Engine, EngineConfig, SlotClock,
+        core::contract::SequencerRegistry,
+        store::faults::{Faults, faulty_database},
+    };
     use std::time::Duration;
 
     const REGISTRY: Address = Address::repeat_byte(0x42);
@@ -282,6 +317,38 @@ mod tests {
         assert_eq!(shared.read().state(), reference.state());
         assert_eq!(shared.read().head().map(|h| h.hash), Some(b[1].reth.hash()));
 
+        exex.abort();
+        let _ = exex.await;
+        let (_, reopened) = Store::open(&path, config()).unwrap();
+        assert_eq!(reopened.state(), reference.state());
+    }
+
+    /// A commit that fails (the disk is full) is not acknowledged: the engine is reloaded at its
+    /// last durable head, the ExEx retries, and acknowledges once the write succeeds.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_commit_is_retried_and_acknowledged_only_once_durable() {
+        let (ctx, mut handle) = test_exex_context().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lookahead.redb");
+        let faults = Arc::new(Faults::default());
+        let (store, engine) =
+            Store::open_with(faulty_database(&path, faults.clone()), config()).unwrap();
+        let shared = SharedEngine::new(engine);
+        let exex = tokio::spawn(run(ctx, shared.clone(), store));
+
+        let a = extend(handle.genesis.num_hash(), 4, 0, vec![rollup(101), sequencer(101, 0, 1)]);
+        faults.fail_after(0);
+        handle.send_notification_chain_committed(reth_chain(&a)).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(800), handle.events_rx.recv()).await;
+        assert!(early.is_err(), "nothing is acknowledged while the commit fails: {early:?}");
+        assert!(faults.injected() > 0);
+        assert_eq!(shared.read().head(), None, "reloaded at the last durable state");
+
+        faults.heal();
+        finished(&mut handle, a[3].reth.num_hash()).await;
+        let mut reference = Engine::new(config());
+        reference.apply(&Notification::Committed { new: engine_chain(&a) }).unwrap();
+        assert_eq!(shared.read().state(), reference.state());
         exex.abort();
         let _ = exex.await;
         let (_, reopened) = Store::open(&path, config()).unwrap();

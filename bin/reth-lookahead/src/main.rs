@@ -49,8 +49,9 @@ fn main() -> eyre::Result<()> {
         std::fs::create_dir_all(&datadir)
             .wrap_err_with(|| format!("while creating {}", datadir.display()))?;
         let path = datadir.join("lookahead.redb");
-        let (store, engine) = Store::open(&path, config)
+        let (store, mut engine) = Store::open(&path, config)
             .wrap_err_with(|| format!("while opening {}", path.display()))?;
+        engine.set_max_reorg_depth(args.max_reorg_depth);
         info!(target: "lookahead", path = %path.display(), registry = %config.registry, head = ?engine.head().map(|h| h.number), "lookahead engine opened");
         let shared = SharedEngine::new(engine);
         let rpc = LookaheadRpc::new(shared.clone());

@@ -6,17 +6,26 @@
 //! last committed notification, so the engine resumes at that head: nothing is recomputed from
 //! genesis. A block source reports a block as processed (Reth's `FinishedHeight`) only after
 //! the commit that holds it.
+//!
+//! A commit is two steps, so that the slow one needs no access to the engine:
+//! [`Store::prepare`] encodes what changed into a [`WriteSet`] (under the engine's lock), and
+//! [`Store::write`] writes and syncs it (outside the lock). A failed write loses nothing: the
+//! write set still holds the changes, [`Store::commit`] hands them back to the engine, and
+//! [`Store::recover`] reopens the database (redb refuses further writes after an I/O error) and
+//! reloads the engine at its last durable state, so memory and disk agree again.
 
 use crate::{
-    core::engine::{Engine, EngineConfig, EngineState, Finality, Stats},
+    core::engine::{Dirty, Engine, EngineConfig, EngineState, Finality, Stats},
     core::journal::{BlockUndo, Head, Journal},
     core::primitives::{ChainId, Window},
     core::registry::{Registry, Rollup},
     core::seed::Anchor,
 };
+pub mod faults;
+
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, fmt, path::Path};
 
 /// Bumped whenever the stored layout changes; a database of another version is refused.
 const SCHEMA_VERSION: u32 = 2;
@@ -90,6 +99,9 @@ pub enum StoreError {
         /// The stored version.
         found: u32,
     },
+    /// The database was closed after a failed write and could not be reopened yet.
+    #[error("the database is closed after a failed write; it reopens on the next recovery")]
+    Closed,
     /// The database follows another registry, deployment block or time base.
     #[error("database was created for {stored:?}, but the configuration is {configured:?}")]
     ConfigMismatch {
@@ -102,78 +114,156 @@ pub enum StoreError {
 
 from_redb_errors!(StoreError);
 
+/// Opens the database file (or a custom redb backend): called at start and on recovery.
+type OpenDatabase = Box<dyn Fn() -> Result<Database, redb::DatabaseError> + Send + Sync>;
+
 /// The engine's database.
-#[derive(Debug)]
 pub struct Store {
-    db: Database,
+    /// `None` between a failed write and a successful [`Store::recover`].
+    db: Option<Database>,
+    open: OpenDatabase,
+    config: EngineConfig,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("open", &self.db.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// What one commit writes, and the engine's dirty set it was encoded from (handed back if the
+/// write fails).
+#[derive(Debug)]
+pub struct WriteSet {
+    dirty: Dirty,
+    writes: Writes,
+}
+
+impl WriteSet {
+    /// The engine's changes this set holds.
+    pub const fn dirty(&self) -> &Dirty {
+        &self.dirty
+    }
+
+    /// Gives the changes back, to be written by a later commit.
+    pub fn into_dirty(self) -> Dirty {
+        self.dirty
+    }
+}
+
+/// Every changed key with its encoded value; `None` removes the key.
+#[derive(Debug)]
+struct Writes {
+    rollups: Vec<([u8; 32], Option<Vec<u8>>)>,
+    anchors: Vec<(u64, Option<Vec<u8>>)>,
+    journal: Vec<(u64, Option<Vec<u8>>)>,
+    meta: [(&'static str, Vec<u8>); 3],
 }
 
 impl Store {
     /// Opens (or creates) the database at `path` and the engine it holds, refusing one that
     /// was created for another configuration.
     pub fn open(path: &Path, config: EngineConfig) -> Result<(Self, Engine), StoreError> {
-        let db = Database::create(path)?;
-        let store = Self { db };
+        let path = path.to_owned();
+        Self::open_with(move || Database::create(&path), config)
+    }
+
+    /// [`Store::open`] on a database that `open` creates or opens (a file, or a custom redb
+    /// `StorageBackend`); `open` is called again by [`Store::recover`].
+    pub fn open_with(
+        open: impl Fn() -> Result<Database, redb::DatabaseError> + Send + Sync + 'static,
+        config: EngineConfig,
+    ) -> Result<(Self, Engine), StoreError> {
+        let db = open()?;
+        let store = Self { db: Some(db), open: Box::new(open), config };
         store.initialize(&config)?;
-        let engine = store.load(config)?;
+        let engine = store.load()?;
         Ok((store, engine))
     }
 
-    /// Writes what the engine changed since the last commit, durably and atomically.
+    /// Writes what the engine changed since the last commit, durably and atomically. On error
+    /// the engine keeps its changes to write, so a later commit (after [`Store::recover`] if
+    /// the database reported an I/O error) writes them all.
     pub fn commit(&self, engine: &mut Engine) -> Result<(), StoreError> {
+        let writes = self.prepare(engine)?;
+        let written = self.write(&writes);
+        if written.is_err() {
+            engine.restore_dirty(writes.into_dirty());
+        }
+        written
+    }
+
+    /// Encodes what the engine changed since the last commit; takes the engine's dirty set
+    /// (given back if encoding fails).
+    pub fn prepare(&self, engine: &mut Engine) -> Result<WriteSet, StoreError> {
         let dirty = engine.take_dirty();
-        let state = engine.state();
-        let txn = self.db.begin_write()?;
+        match Writes::encode(engine, &dirty) {
+            Ok(writes) => Ok(WriteSet { dirty, writes }),
+            Err(error) => {
+                engine.restore_dirty(dirty);
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Writes `writes` in one transaction and makes it durable.
+    pub fn write(&self, writes: &WriteSet) -> Result<(), StoreError> {
+        let writes = &writes.writes;
+        let txn = self.db()?.begin_write()?;
         {
             let mut rollups = txn.open_table(ROLLUPS)?;
-            for chain_id in &dirty.rollups {
-                let key = chain_id.0.to_be_bytes::<32>();
-                match state.registry.rollup(*chain_id) {
-                    Some(rollup) => {
-                        rollups.insert(key.as_slice(), encode("rollup", rollup)?.as_slice())?;
-                    }
-                    None => {
-                        rollups.remove(key.as_slice())?;
-                    }
-                }
+            for (key, value) in &writes.rollups {
+                match value {
+                    Some(value) => rollups.insert(key.as_slice(), value.as_slice())?,
+                    None => rollups.remove(key.as_slice())?,
+                };
             }
             let mut anchors = txn.open_table(ANCHORS)?;
-            for window in &dirty.anchors {
-                match state.anchors.get(window) {
-                    Some(anchor) => {
-                        anchors.insert(window.0, encode("anchor", anchor)?.as_slice())?;
-                    }
-                    None => {
-                        anchors.remove(window.0)?;
-                    }
-                }
+            for (window, value) in &writes.anchors {
+                match value {
+                    Some(value) => anchors.insert(*window, value.as_slice())?,
+                    None => anchors.remove(*window)?,
+                };
             }
             let mut journal = txn.open_table(JOURNAL)?;
-            if let Some((from, to)) = dirty.journal {
-                for number in from..=to {
-                    match state.journal.get(number) {
-                        Some(entry) => {
-                            journal.insert(number, encode("journal entry", entry)?.as_slice())?;
-                        }
-                        None => {
-                            journal.remove(number)?;
-                        }
-                    }
-                }
+            for (number, value) in &writes.journal {
+                match value {
+                    Some(value) => journal.insert(*number, value.as_slice())?,
+                    None => journal.remove(*number)?,
+                };
             }
             let mut meta = txn.open_table(META)?;
-            meta.insert(BASE_KEY, encode(BASE_KEY, &state.journal.base())?.as_slice())?;
-            meta.insert(FINALITY_KEY, encode(FINALITY_KEY, &state.finality)?.as_slice())?;
-            meta.insert(STATS_KEY, encode(STATS_KEY, engine.stats())?.as_slice())?;
+            for (key, value) in &writes.meta {
+                meta.insert(*key, value.as_slice())?;
+            }
         }
         txn.commit()?;
         Ok(())
     }
 
+    /// Reopens the database and loads the engine at its last durable state: what a block
+    /// source does after a failed write, so that memory and disk agree again and the blocks
+    /// that were not written are applied again.
+    pub fn recover(&mut self) -> Result<Engine, StoreError> {
+        self.db = None;
+        self.db = Some((self.open)()?);
+        self.load()
+    }
+
+    /// Whether the database is open; it is closed after a failed [`Store::recover`] until one
+    /// succeeds.
+    pub const fn is_open(&self) -> bool {
+        self.db.is_some()
+    }
+
+    fn db(&self) -> Result<&Database, StoreError> {
+        self.db.as_ref().ok_or(StoreError::Closed)
+    }
+
     /// Creates the tables of a new database, or checks the version and configuration of an
     /// existing one.
     fn initialize(&self, config: &EngineConfig) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db()?.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             let stored_version =
@@ -204,8 +294,8 @@ impl Store {
         Ok(())
     }
 
-    fn load(&self, config: EngineConfig) -> Result<Engine, StoreError> {
-        let txn = self.db.begin_read()?;
+    fn load(&self) -> Result<Engine, StoreError> {
+        let txn = self.db()?.begin_read()?;
         let meta = txn.open_table(META)?;
         let read_meta = |key: &str| -> Result<Option<Vec<u8>>, StoreError> {
             Ok(meta.get(key)?.map(|value| value.value().to_vec()))
@@ -243,7 +333,48 @@ impl Store {
             journal: Journal::from_parts(base, entries),
             finality,
         };
-        Ok(Engine::from_parts(config, state, stats))
+        Ok(Engine::from_parts(self.config, state, stats))
+    }
+}
+
+impl Writes {
+    /// The keys and encoded values of what `dirty` names.
+    fn encode(engine: &Engine, dirty: &Dirty) -> Result<Self, DbError> {
+        let state = engine.state();
+        let rollups = dirty
+            .rollups
+            .iter()
+            .map(|chain_id| {
+                let value =
+                    state.registry.rollup(*chain_id).map(|r| encode("rollup", r)).transpose()?;
+                Ok((chain_id.0.to_be_bytes::<32>(), value))
+            })
+            .collect::<Result<_, DbError>>()?;
+        let anchors = dirty
+            .anchors
+            .iter()
+            .map(|window| {
+                let value = state.anchors.get(window).map(|a| encode("anchor", a)).transpose()?;
+                Ok((window.0, value))
+            })
+            .collect::<Result<_, DbError>>()?;
+        let journal = dirty
+            .journal
+            .map(|(from, to)| from..=to)
+            .into_iter()
+            .flatten()
+            .map(|number| {
+                let value =
+                    state.journal.get(number).map(|e| encode("journal entry", e)).transpose()?;
+                Ok((number, value))
+            })
+            .collect::<Result<_, DbError>>()?;
+        let meta = [
+            (BASE_KEY, encode(BASE_KEY, &state.journal.base())?),
+            (FINALITY_KEY, encode(FINALITY_KEY, &state.finality)?),
+            (STATS_KEY, encode(STATS_KEY, engine.stats())?),
+        ];
+        Ok(Self { rollups, anchors, journal, meta })
     }
 }
 
