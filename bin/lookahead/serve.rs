@@ -1,14 +1,18 @@
 //! What the follower and the devnet share: the RPC's flags, connecting to a node, and the loop
 //! that opens the store, serves `lookahead_*` and follows the node until Ctrl-C or SIGTERM.
 
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use clap::Args;
 use eyre::WrapErr;
 use sequencer_lookahead::{
     Engine, EngineConfig, Store,
     core::engine::DEFAULT_MAX_REORG_DEPTH,
     rpc,
-    service::{follower::Follower, metrics, shared::SharedEngine},
+    service::{
+        follower::{self, Follower},
+        metrics,
+        shared::SharedEngine,
+    },
 };
 use std::{
     net::{IpAddr, SocketAddr},
@@ -47,11 +51,7 @@ pub(crate) struct ServeArgs {
 
 /// A provider for the node at `url` (HTTP or WebSocket).
 pub(crate) async fn connect(url: &str) -> eyre::Result<DynProvider> {
-    let provider = ProviderBuilder::new()
-        .connect(url)
-        .await
-        .wrap_err_with(|| format!("while connecting to {url}"))?;
-    Ok(provider.erased())
+    follower::connect(url).await.wrap_err_with(|| format!("while connecting to {url}"))
 }
 
 /// Opens the store, serves the RPC, follows the node until Ctrl-C.

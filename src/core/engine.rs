@@ -426,7 +426,14 @@ impl Engine {
     /// nothing changes, so a reorg to the node's chain stays possible.
     pub fn set_finality(&mut self, finality: Finality) -> Result<(), EngineError> {
         let finalized = match (self.state.finality.finalized, finality.finalized) {
-            (Some(current), Some(new)) if new.number < current.number => Some(current),
+            (Some(current), Some(new)) if new.number < current.number => {
+                warn!(
+                    target: "lookahead::engine",
+                    current = current.number, node = new.number,
+                    "the node's finalized block went backwards; keeping the higher one"
+                );
+                Some(current)
+            }
             (current, new) => new.or(current),
         };
         if let Some(finalized) = finalized

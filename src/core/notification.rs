@@ -35,12 +35,17 @@ pub enum ChainError {
     #[error("a chain needs at least one block")]
     Empty,
     /// Consecutive blocks must be parent and child.
-    #[error("block {number} ({hash}) does not extend the block before it")]
+    #[error(
+        "block {number} ({hash}) does not extend block {parent_number} before it: its number \
+         must be the next one and its parent hash that block's hash"
+    )]
     Discontinuous {
         /// Number of the block that does not link.
         number: BlockNumber,
         /// Its hash.
         hash: B256,
+        /// Number of the block before it.
+        parent_number: BlockNumber,
     },
     /// A block's timestamp is below its parent's: no consensus rule allows that.
     #[error("block {number} has timestamp {timestamp}, before its parent's {parent_timestamp}")]
@@ -72,7 +77,11 @@ impl Chain {
             if parent.number.checked_add(1) != Some(child.number)
                 || child.parent_hash != parent.hash
             {
-                return Err(ChainError::Discontinuous { number: child.number, hash: child.hash });
+                return Err(ChainError::Discontinuous {
+                    number: child.number,
+                    hash: child.hash,
+                    parent_number: parent.number,
+                });
             }
             if child.timestamp < parent.timestamp {
                 return Err(ChainError::TimeGoesBackwards {

@@ -375,7 +375,7 @@ impl Follower {
             .try_collect()
             .await?;
         let mut blocks = Vec::with_capacity(headers.len());
-        for (number, header) in (first..).zip(headers) {
+        for (number, header) in (first..=last).zip(headers) {
             let header = header.ok_or(FollowerError::MissingBlock(number))?;
             blocks.push(Block {
                 number: header.number,
@@ -449,6 +449,11 @@ async fn request_with_timeout<T>(
 ) -> Result<T, FollowerError> {
     let request = async { request.await.map_err(|source| FollowerError::Node { what, source }) };
     with_deadline(timeout, request, || FollowerError::Timeout { what, timeout }).await
+}
+
+/// A provider for the node at `url`: `http(s)://` polls, `ws(s)://` also subscribes to heads.
+pub async fn connect(url: &str) -> Result<DynProvider, TransportError> {
+    Ok(alloy::providers::ProviderBuilder::new().connect(url).await?.erased())
 }
 
 /// Reads the registry's time base (`genesisTime`, `slotSeconds`, `windowSlots`) from the node,

@@ -6,5 +6,6 @@
 pub mod anvil;
 pub mod chain;
 pub mod evm;
+pub mod lying_node;
 pub mod node;
 pub mod preconf;

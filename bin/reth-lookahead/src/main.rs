@@ -27,10 +27,11 @@ use reth_ethereum::{
 use sequencer_lookahead::{
     EngineConfig, SlotClock, Store, devnet,
     rpc::{api::LookaheadApiServer, metrics::RpcMetrics, server::LookaheadRpc},
-    service::shared::SharedEngine,
+    service::{follower, shared::SharedEngine},
 };
+use std::time::Duration;
 use tower::layer::layer_fn;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 fn main() -> eyre::Result<()> {
     Cli::<EthereumChainSpecParser, LookaheadArgs>::parse().run(async move |builder, args| {
@@ -71,8 +72,9 @@ fn main() -> eyre::Result<()> {
             .launch_with_debug_capabilities()
             .await?;
 
+        let url = handle.node.rpc_server_handle().http_url();
         if args.devnet {
-            let Some(url) = handle.node.rpc_server_handle().http_url() else {
+            let Some(url) = url.clone() else {
                 bail!("--lookahead.devnet sends its transactions over HTTP: add --http");
             };
             tokio::spawn(async move {
@@ -81,8 +83,44 @@ fn main() -> eyre::Result<()> {
                 }
             });
         }
-        handle.wait_for_node_exit().await
+        tokio::select! {
+            exit = handle.wait_for_node_exit() => exit,
+            mismatch = guard_clock(url, config) => Err(mismatch),
+        }
     })
+}
+
+/// Ends only when the deployed registry's clock (`genesisTime()`, `slotSeconds()`,
+/// `windowSlots()`) is not the one the engine was configured with, or cannot be read: the node
+/// then stops, since its schedules would differ from the contract's (SPEC §2). Checked over the
+/// node's own HTTP RPC once the registry is deployed (a syncing node may not have it yet).
+async fn guard_clock(url: Option<String>, config: EngineConfig) -> eyre::Report {
+    let Some(url) = url else {
+        warn!(target: "lookahead", "without --http the registry's clock is not checked against --lookahead.* and the chain preset");
+        return std::future::pending().await;
+    };
+    match verify_clock(&url, config).await {
+        Ok(()) => std::future::pending().await,
+        Err(error) => error.wrap_err("the lookahead's slot clock does not match the registry"),
+    }
+}
+
+/// Waits for the registry's code, then compares its clock with the configured one.
+async fn verify_clock(url: &str, config: EngineConfig) -> eyre::Result<()> {
+    let provider = follower::connect(url).await?;
+    while !devnet::has_code(&provider, config.registry).await? {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let clock = follower::read_clock(&provider, config.registry, Duration::from_secs(10)).await?;
+    if clock != config.clock {
+        bail!(
+            "the registry at {} has {clock:?}, but the engine was configured with {:?} (--chain, --lookahead.genesis-time/slot-seconds/window-slots)",
+            config.registry,
+            config.clock
+        );
+    }
+    info!(target: "lookahead", registry = %config.registry, ?clock, "the registry's clock matches the configuration");
+    Ok(())
 }
 
 /// Deploys the registry (unless it is there already, after a restart) and registers the sample
