@@ -27,7 +27,7 @@
 //! | [`core`] | time, seeds, selection, the registry mirror, notifications, the journal, the engine and its schedule, the contract's bindings, network presets — no I/O | always |
 //! | [`store`] | the engine's crash-safe redb database | `store` |
 //! | [`service`] | the engine shared with the RPC, the JSON-RPC follower, metrics, request deadlines | `node` |
-//! | [`rpc`] | the `lookahead_` namespace: its API (trait, types, codes) apart from its server | `node` |
+//! | [`rpc`] | the `lookahead_` namespace: its API (trait, types, codes) apart from its server; the OpenRPC document (`rpc.discover`); the schedule page | `node` |
 //! | [`preconf`] | the `preconf_` and `gateway_` namespaces, the reference sequencer, the gateway | `preconf` |
 //! | [`devnet`] | anvil with the registry and sample sequencers | `devnet` |
 //!

@@ -327,6 +327,8 @@ fn without_finality_the_journal_keeps_max_reorg_depth_blocks() {
     for block in &blocks {
         engine.apply(&chain::committed(std::slice::from_ref(block))).unwrap();
         assert!(engine.state().journal.entries().len() <= 10);
+        let written = engine.take_dirty().journal;
+        assert!(written.len() <= 2, "a block writes its entry and prunes one, not {written:?}");
     }
     assert_eq!(engine.state().journal.base().map(|b| b.number), Some(30));
     let base_window = engine.config().clock.window_of(Slot(30)).0;

@@ -47,6 +47,10 @@ pub(crate) struct ServeArgs {
     /// Serve Prometheus metrics (`lookahead_*`) at this address, e.g. 127.0.0.1:9001.
     #[arg(long)]
     pub(crate) metrics: Option<SocketAddr>,
+    /// Serve the schedule page at `http://<http.addr>:<http.port>/` (`--http.ui false` turns
+    /// it off; JSON-RPC and `rpc.discover` are served either way).
+    #[arg(long = "http.ui", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub(crate) http_ui: bool,
 }
 
 /// A provider for the node at `url` (HTTP or WebSocket).
@@ -80,11 +84,18 @@ pub(crate) async fn serve_and_follow(
     }
     metrics::record_engine(&engine);
     let shared = SharedEngine::new(engine);
-    let (addr, server) =
-        rpc::server::serve(SocketAddr::new(serve.http_addr, serve.http_port), Arc::clone(&shared))
-            .await
-            .wrap_err("while starting the lookahead RPC server")?;
+    let options = rpc::server::ServeOptions { ui: serve.http_ui };
+    let (addr, server) = rpc::server::serve_with(
+        SocketAddr::new(serve.http_addr, serve.http_port),
+        Arc::clone(&shared),
+        options,
+    )
+    .await
+    .wrap_err("while starting the lookahead RPC server")?;
     info!(%addr, "lookahead RPC listening (HTTP and WebSocket)");
+    if serve.http_ui {
+        info!(url = %format!("http://{addr}/"), "schedule page");
+    }
     if let Some(on_ready) = on_ready {
         on_ready(addr, Arc::clone(&shared));
     }

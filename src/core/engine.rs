@@ -241,16 +241,14 @@ pub struct Dirty {
     pub rollups: BTreeSet<ChainId>,
     /// Windows whose anchor was set, replaced or removed.
     pub anchors: BTreeSet<Window>,
-    /// Block numbers whose journal entry was added or removed, as an inclusive range.
-    pub journal: Option<(BlockNumber, BlockNumber)>,
+    /// Block numbers whose journal entry was added or removed: each block applied or
+    /// reverted, and the blocks pruned (never the unchanged ones in between).
+    pub journal: BTreeSet<BlockNumber>,
 }
 
 impl Dirty {
     fn journal(&mut self, from: BlockNumber, to: BlockNumber) {
-        self.journal = Some(match self.journal {
-            Some((low, high)) => (low.min(from), high.max(to)),
-            None => (from, to),
-        });
+        self.journal.extend(from..=to);
     }
 
     fn undo(&mut self, undo: &Undo) {
@@ -261,9 +259,7 @@ impl Dirty {
     fn merge(&mut self, other: Self) {
         self.rollups.extend(other.rollups);
         self.anchors.extend(other.anchors);
-        if let Some((from, to)) = other.journal {
-            self.journal(from, to);
-        }
+        self.journal.extend(other.journal);
     }
 }
 

@@ -17,6 +17,7 @@ use crate::{
     rpc::{
         api::{CrossScheduleEntry, LookaheadApiClient},
         error::{invalid_params, rpc_error_with},
+        openrpc,
     },
     service::deadline::with_deadline,
 };
@@ -102,11 +103,12 @@ impl Gateway {
         }
     }
 
-    /// Serves `gateway_` on `addr` (HTTP and WebSocket).
+    /// Serves `gateway_` on `addr` (HTTP and WebSocket), with `rpc.discover`.
     pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+        let module = openrpc::with_discover(self.into_rpc(), &["gateway"])?;
         let server = jsonrpsee::server::Server::builder().build(addr).await?;
         let bound = server.local_addr()?;
-        Ok((bound, server.start(self.into_rpc())))
+        Ok((bound, server.start(module)))
     }
 }
 

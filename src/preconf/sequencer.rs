@@ -21,6 +21,7 @@ use crate::{
     rpc::{
         api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
         error::rpc_error as error,
+        openrpc,
     },
 };
 use alloy::{
@@ -130,11 +131,12 @@ impl PreconfSequencer {
         self.inner.config.signer.address()
     }
 
-    /// Serves `preconf_` on `addr` (HTTP and WebSocket).
+    /// Serves `preconf_` on `addr` (HTTP and WebSocket), with `rpc.discover`.
     pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+        let module = openrpc::with_discover(self.into_rpc(), &["preconf"])?;
         let server = jsonrpsee::server::Server::builder().build(addr).await?;
         let bound = server.local_addr()?;
-        Ok((bound, server.start(self.into_rpc())))
+        Ok((bound, server.start(module)))
     }
 }
 

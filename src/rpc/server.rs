@@ -18,6 +18,8 @@ use crate::{
         },
         error::{invalid_params, query_error},
         metrics::RpcMetrics,
+        openrpc,
+        ui::SchedulePageLayer,
     },
     service::shared::SharedEngine,
 };
@@ -248,16 +250,39 @@ impl LookaheadApiServer for LookaheadRpc {
     }
 }
 
-/// Serves the namespace over HTTP and WebSocket on `addr` (one port for both). Returns the
-/// bound address (useful with port 0) and the handle that stops the server.
+/// Serves the namespace over HTTP and WebSocket on `addr` (one port for both), with
+/// `rpc.discover`, without the schedule page. Returns the bound address (useful with port 0)
+/// and the handle that stops the server.
 pub async fn serve(
     addr: std::net::SocketAddr,
     shared: Arc<SharedEngine>,
 ) -> std::io::Result<(std::net::SocketAddr, jsonrpsee::server::ServerHandle)> {
+    serve_with(addr, shared, ServeOptions::default()).await
+}
+
+/// What [`serve_with`] serves besides the namespace and `rpc.discover`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// The schedule page at `GET /` ([`ui`](crate::rpc::ui)).
+    pub ui: bool,
+}
+
+/// Serves the namespace over HTTP and WebSocket on `addr` (one port for both), with
+/// `rpc.discover` and, if `options.ui`, the schedule page at `GET /`. Returns the bound address
+/// (useful with port 0) and the handle that stops the server.
+pub async fn serve_with(
+    addr: std::net::SocketAddr,
+    shared: Arc<SharedEngine>,
+    options: ServeOptions,
+) -> std::io::Result<(std::net::SocketAddr, jsonrpsee::server::ServerHandle)> {
+    let module = openrpc::with_discover(LookaheadRpc::new(shared).into_rpc(), &["lookahead"])?;
     let middleware =
         jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(RpcMetrics::new);
-    let server =
-        jsonrpsee::server::Server::builder().set_rpc_middleware(middleware).build(addr).await?;
+    let server = jsonrpsee::server::Server::builder()
+        .set_rpc_middleware(middleware)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(SchedulePageLayer::new(options.ui)))
+        .build(addr)
+        .await?;
     let bound = server.local_addr()?;
-    Ok((bound, server.start(LookaheadRpc::new(shared).into_rpc())))
+    Ok((bound, server.start(module)))
 }

@@ -360,10 +360,8 @@ impl Writes {
             .collect::<Result<_, DbError>>()?;
         let journal = dirty
             .journal
-            .map(|(from, to)| from..=to)
-            .into_iter()
-            .flatten()
-            .map(|number| {
+            .iter()
+            .map(|&number| {
                 let value =
                     state.journal.get(number).map(|e| encode("journal entry", e)).transpose()?;
                 Ok((number, value))

@@ -33,6 +33,11 @@ pub(crate) struct LookaheadArgs {
     /// does not finalize.
     #[arg(long = "lookahead.max-reorg-depth", default_value_t = DEFAULT_MAX_REORG_DEPTH, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) max_reorg_depth: u64,
+    /// Also serve the lookahead (HTTP and WebSocket, `lookahead_*` and `rpc.discover`) with the
+    /// live schedule page at `GET /` on this address, e.g. 127.0.0.1:8547. The node's own RPC
+    /// port serves `lookahead_*` and `rpc.discover` either way.
+    #[arg(long = "lookahead.http-ui")]
+    pub(crate) http_ui: Option<std::net::SocketAddr>,
     /// With `--dev` and `--http`: deploy the registry and register sample rollups (0x65, 0x66,
     /// 0x67) and sequencers from the dev accounts once the node runs, unless already deployed.
     #[arg(long = "lookahead.devnet")]

@@ -342,13 +342,14 @@ mod tests {
         let early = tokio::time::timeout(Duration::from_millis(800), handle.events_rx.recv()).await;
         assert!(early.is_err(), "nothing is acknowledged while the commit fails: {early:?}");
         assert!(faults.injected() > 0);
-        assert_eq!(shared.read().head(), None, "reloaded at the last durable state");
+        assert!(shared.is_stale(), "while the database fails even to reopen, the engine says stale");
 
         faults.heal();
         finished(&mut handle, a[3].reth.num_hash()).await;
         let mut reference = Engine::new(config());
         reference.apply(&Notification::Committed { new: engine_chain(&a) }).unwrap();
         assert_eq!(shared.read().state(), reference.state());
+        assert!(!shared.is_stale(), "durable again");
         exex.abort();
         let _ = exex.await;
         let (_, reopened) = Store::open(&path, config()).unwrap();

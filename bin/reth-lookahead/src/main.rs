@@ -26,7 +26,12 @@ use reth_ethereum::{
 };
 use sequencer_lookahead::{
     EngineConfig, SlotClock, Store, devnet,
-    rpc::{api::LookaheadApiServer, metrics::RpcMetrics, server::LookaheadRpc},
+    rpc::{
+        api::LookaheadApiServer,
+        metrics::RpcMetrics,
+        openrpc,
+        server::{LookaheadRpc, ServeOptions, serve_with},
+    },
     service::{follower, shared::SharedEngine},
 };
 use std::time::Duration;
@@ -55,7 +60,18 @@ fn main() -> eyre::Result<()> {
         engine.set_max_reorg_depth(args.max_reorg_depth);
         info!(target: "lookahead", path = %path.display(), registry = %config.registry, head = ?engine.head().map(|h| h.number), "lookahead engine opened");
         let shared = SharedEngine::new(engine);
-        let rpc = LookaheadRpc::new(shared.clone());
+        let rpc = openrpc::with_discover(LookaheadRpc::new(shared.clone()).into_rpc(), &["lookahead"])?;
+        // Kept until the node exits: dropping the handle stops that server.
+        let _schedule_page = match args.http_ui {
+            Some(addr) => {
+                let (addr, server) = serve_with(addr, shared.clone(), ServeOptions { ui: true })
+                    .await
+                    .wrap_err_with(|| format!("while starting the schedule page on {addr}"))?;
+                info!(target: "lookahead", %addr, "schedule page at http://{addr}/");
+                Some(server)
+            }
+            None => None,
+        };
 
         let handle = builder
             .with_types::<EthereumNode>()
@@ -65,7 +81,7 @@ fn main() -> eyre::Result<()> {
                     .with_rpc_middleware(layer_fn(RpcMetrics::<RpcService>::lookahead_only)),
             )
             .extend_rpc_modules(move |ctx| {
-                ctx.modules.merge_configured(rpc.into_rpc())?;
+                ctx.modules.merge_configured(rpc)?;
                 Ok(())
             })
             .install_exex("lookahead", async move |ctx| Ok(exex::run(ctx, shared, store)))
