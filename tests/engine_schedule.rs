@@ -13,14 +13,10 @@ use sequencer_lookahead::{
 
 const DEPLOYMENT: u64 = 1;
 
-fn plain(count: usize) -> Vec<BlockSpec> {
-    vec![BlockSpec { gap: 12, ..Default::default() }; count]
-}
-
 /// Blocks 1..=count at slots 1..=count, with rollups 10 and 20 registered in block 1 and
 /// sequencers active from window 0 (operator 1 on both rollups, operator 2 on 10, 3 on 20).
 fn registry_chain(count: usize, fork: u64) -> Vec<Block> {
-    let mut specs = plain(count);
+    let mut specs = chain::plain(count);
     specs[0].events = vec![
         chain::rollup(10),
         chain::rollup(20),
@@ -100,7 +96,7 @@ fn reorg_replacing_the_anchor_changes_the_schedule() {
     let mut engine = engine_over(&blocks);
     let before = engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap();
 
-    let fork = chain::extend(Some(&blocks[1]), 3, &plain(4), 1);
+    let fork = chain::extend(Some(&blocks[1]), 3, &chain::plain(4), 1);
     let changes = engine.apply(&chain::reorged(&blocks[2..], &fork)).unwrap();
     assert_eq!(changes.reorged, vec![Window(2)]);
     let after = engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap();
@@ -115,7 +111,7 @@ fn reorg_that_touches_no_anchor_changes_nothing() {
     let blocks = registry_chain(6, 0);
     let mut engine = engine_over(&blocks);
     let before = engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap();
-    let fork = chain::extend(Some(&blocks[3]), 5, &plain(2), 1);
+    let fork = chain::extend(Some(&blocks[3]), 5, &chain::plain(2), 1);
     let changes = engine.apply(&chain::reorged(&blocks[4..], &fork)).unwrap();
     assert!(changes.is_empty());
     assert_eq!(engine.schedule().entries(ChainId::from(10u64), Slot(8), 4).unwrap(), before);
@@ -132,7 +128,7 @@ fn revert_retracts_the_windows_it_unfixes() {
 
 #[test]
 fn only_decodable_logs_of_the_registry_count() {
-    let mut specs = plain(2);
+    let mut specs = chain::plain(2);
     specs[0].events = vec![chain::rollup(10)];
     specs[1] = BlockSpec { gap: 12, events: vec![chain::rollup(30)], spoofed: true, garbage: true };
     let blocks = chain::extend(None, 1, &specs, 0);
@@ -145,7 +141,7 @@ fn only_decodable_logs_of_the_registry_count() {
 
 #[test]
 fn blocks_before_the_deployment_are_skipped() {
-    let mut specs = plain(3);
+    let mut specs = chain::plain(3);
     specs[0].events = vec![chain::rollup(10)];
     let blocks = chain::extend(None, 1, &specs, 0);
     let mut engine = Engine::new(chain::config(2));
@@ -288,7 +284,7 @@ fn fast_forward_applies_finalized_logs_without_processing_blocks() {
 fn a_finalized_block_off_the_processed_chain_prunes_nothing() {
     let blocks = registry_chain(9, 0);
     let mut engine = engine_over(&blocks);
-    let stranger = chain::extend(Some(&blocks[2]), 4, &plain(1), 7);
+    let stranger = chain::extend(Some(&blocks[2]), 4, &chain::plain(1), 7);
     let error = engine
         .set_finality(Finality { safe: None, finalized: Some(block_ref(&stranger[0])) })
         .unwrap_err();
@@ -297,7 +293,7 @@ fn a_finalized_block_off_the_processed_chain_prunes_nothing() {
     assert_eq!(engine.state().finality, Finality::default(), "finality not taken");
 
     // The node's real chain forks at block 3: the reorg is still possible.
-    let fork = chain::extend(Some(&blocks[2]), 4, &plain(8), 7);
+    let fork = chain::extend(Some(&blocks[2]), 4, &chain::plain(8), 7);
     engine.apply(&chain::reorged(&blocks[3..], &fork)).expect("reorgs to the node's chain");
     engine.set_finality(Finality { safe: None, finalized: Some(block_ref(&fork[0])) }).unwrap();
     assert_eq!(engine.state().journal.base().map(|b| b.number), Some(4));
@@ -345,7 +341,7 @@ fn without_finality_the_journal_keeps_max_reorg_depth_blocks() {
 fn time_going_backwards_is_refused() {
     let blocks = registry_chain(4, 0);
     let mut engine = engine_over(&blocks);
-    let mut liar = chain::extend(Some(&blocks[3]), 5, &plain(1), 0).remove(0);
+    let mut liar = chain::extend(Some(&blocks[3]), 5, &chain::plain(1), 0).remove(0);
     liar.timestamp = blocks[3].timestamp - 1;
     let error = engine.apply(&chain::committed(&[liar])).unwrap_err();
     assert!(matches!(error, EngineError::TimeGoesBackwards { number: 5, .. }), "{error}");
@@ -356,7 +352,7 @@ fn time_going_backwards_is_refused() {
 fn endpoint_updates_are_reported_when_applied_and_reverted() {
     let blocks = registry_chain(9, 0);
     let mut engine = engine_over(&blocks);
-    let mut specs = plain(1);
+    let mut specs = chain::plain(1);
     specs[0].events = vec![chain::endpoint(10, 1, "http://127.0.0.1:7777")];
     let update = chain::extend(Some(&blocks[8]), 10, &specs, 0);
     let changes = engine.apply(&chain::committed(&update)).unwrap();

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{
-    chain::{self, BlockSpec},
+    chain,
     lying_node::{LyingNode, forged},
 };
 use sequencer_lookahead::{
@@ -25,14 +25,10 @@ use tracing::subscriber::DefaultGuard;
 
 const ROLLUP: u64 = 1;
 
-fn plain(count: usize) -> Vec<BlockSpec> {
-    vec![BlockSpec { gap: 12, ..Default::default() }; count]
-}
-
 /// `count` blocks from number `first`, one per 12-second slot from slot 1, with rollup 1 and
 /// three sequencers (active from slot 0) registered in the first block.
 fn honest_chain(first: u64, count: usize) -> Vec<Block> {
-    let mut specs = plain(count);
+    let mut specs = chain::plain(count);
     specs[0].events = vec![
         chain::rollup(ROLLUP),
         chain::sequencer(ROLLUP, 0, 1, 0),
@@ -173,7 +169,7 @@ async fn finalized_hash_off_the_chain_prunes_nothing_and_serves_the_canonical_sc
     assert_eq!(before, served(&from_scratch(&node.canonical(), Finality::default())));
 
     // A real reorg of the last 15 blocks, below the lying finalized height.
-    let mut fork = plain(16);
+    let mut fork = chain::plain(16);
     fork[0].events = vec![chain::sequencer(ROLLUP, 3, 4, 0)];
     node.reorg(15, &fork);
     let expected = served(&from_scratch(&node.canonical(), Finality::default()));
@@ -208,7 +204,7 @@ async fn finalized_number_going_backwards_is_ignored() {
     assert_eq!(served(&shared.read()), served(&from_scratch(&node.canonical(), honest)));
 
     // It keeps following the chain.
-    node.extend(&plain(6));
+    node.extend(&chain::plain(6));
     let _ = follower.sync().await;
     assert_eq!(shared.read().status().finalized, Some(finalized));
     assert_eq!(served(&shared.read()), served(&from_scratch(&node.canonical(), honest)));
@@ -316,7 +312,7 @@ async fn a_chain_reaching_u64_max_does_not_panic() {
     assert_eq!(good, served(&from_scratch(&node.canonical(), Finality::default())));
 
     // Its child is block u64::MAX: followed or refused, never a panic.
-    node.extend(&plain(1));
+    node.extend(&chain::plain(1));
     let max = u64::MAX.to_string();
     let mut last = good;
     for round in 0..3 {

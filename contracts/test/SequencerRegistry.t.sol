@@ -17,21 +17,6 @@ contract RejectingOperator {
 }
 
 contract SequencerRegistryTest is RegistryFixture {
-    event RollupRegistered(uint256 indexed chainId, address indexed admin, uint256 minBond);
-    event MinBondUpdated(uint256 indexed chainId, uint256 minBond);
-    event SequencerRegistered(
-        uint256 indexed chainId,
-        uint256 indexed index,
-        address indexed operator,
-        address signer,
-        string rpcUrl,
-        uint64 activeFrom,
-        uint64 existsFrom
-    );
-    event EndpointUpdated(uint256 indexed chainId, uint256 indexed index, string rpcUrl);
-    event ExitRequested(uint256 indexed chainId, uint256 indexed index, uint64 activeUntil);
-    event Withdrawn(uint256 indexed chainId, uint256 indexed index, uint256 amount);
-
     // ---------------------------------------------------------------------------------- time
 
     function test_constants_matchSpec() public view {
@@ -80,7 +65,7 @@ contract SequencerRegistryTest is RegistryFixture {
 
     function test_registerRollup_storesAndEmits() public {
         vm.expectEmit(address(registry));
-        emit RollupRegistered(42, alice, 3 ether);
+        emit SequencerRegistry.RollupRegistered(42, alice, 3 ether);
         registry.registerRollup(42, alice, 3 ether);
         (address rollupAdmin, uint256 minBond, uint256 count) = registry.rollup(42);
         vm.assertEq(rollupAdmin, alice, "admin");
@@ -107,7 +92,7 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_setMinBond_appliesToFutureRegistrations() public {
         registerAs(alice, ROLLUP);
         vm.expectEmit(address(registry));
-        emit MinBondUpdated(ROLLUP, 5 ether);
+        emit SequencerRegistry.MinBondUpdated(ROLLUP, 5 ether);
         vm.prank(admin);
         registry.setMinBond(ROLLUP, 5 ether);
 
@@ -132,7 +117,7 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_register_activatesThreeWindowsLater() public {
         warpToWindow(5);
         vm.expectEmit(address(registry));
-        emit SequencerRegistered(ROLLUP, 0, alice, signerOf(alice), URL, 8, 8);
+        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, alice, signerOf(alice), URL, 8, 8);
         uint256 index = registerAs(alice, ROLLUP);
 
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, index);
@@ -221,7 +206,7 @@ contract SequencerRegistryTest is RegistryFixture {
         registry.withdraw(ROLLUP, 0);
 
         vm.expectEmit(address(registry));
-        emit SequencerRegistered(ROLLUP, 0, bob, signerOf(bob), URL, 38, 3);
+        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, bob, signerOf(bob), URL, 38, 3);
         vm.assertEq(registerAs(bob, ROLLUP), 0, "freed index reused");
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, 0);
         vm.assertEq(record.operator, bob, "new operator");
@@ -239,7 +224,7 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_updateEndpoint_changesAtOnce() public {
         registerAs(alice, ROLLUP);
         vm.expectEmit(address(registry));
-        emit EndpointUpdated(ROLLUP, 0, "http://10.0.0.1:8545");
+        emit SequencerRegistry.EndpointUpdated(ROLLUP, 0, "http://10.0.0.1:8545");
         vm.prank(alice);
         registry.updateEndpoint(ROLLUP, 0, "http://10.0.0.1:8545");
         vm.assertEq(registry.getSequencer(ROLLUP, 0).rpcUrl, "http://10.0.0.1:8545", "rpcUrl");
@@ -278,7 +263,7 @@ contract SequencerRegistryTest is RegistryFixture {
         registerAs(alice, ROLLUP);
         warpToWindow(10);
         vm.expectEmit(address(registry));
-        emit ExitRequested(ROLLUP, 0, 13);
+        emit SequencerRegistry.ExitRequested(ROLLUP, 0, 13);
         vm.prank(alice);
         registry.requestExit(ROLLUP, 0);
         vm.assertEq(activeUntil(ROLLUP, 0), 13, "activeUntil = 10 + 3");
@@ -323,7 +308,7 @@ contract SequencerRegistryTest is RegistryFixture {
         warpToWindow(35);
         uint256 before = alice.balance;
         vm.expectEmit(address(registry));
-        emit Withdrawn(ROLLUP, 0, MIN_BOND);
+        emit SequencerRegistry.Withdrawn(ROLLUP, 0, MIN_BOND);
         vm.prank(alice);
         registry.withdraw(ROLLUP, 0);
         vm.assertEq(alice.balance, before + MIN_BOND, "bond returned");

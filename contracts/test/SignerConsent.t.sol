@@ -7,16 +7,6 @@ import {RegistryFixture} from "./utils/RegistryFixture.sol";
 /// @notice SPEC §4 and §7: a registration that names a signer other than the operator carries the
 ///         signer's 65-byte, low-s EIP-712 consent to `SignerConsent(chainId, operator)`.
 contract SignerConsentTest is RegistryFixture {
-    event SequencerRegistered(
-        uint256 indexed chainId,
-        uint256 indexed index,
-        address indexed operator,
-        address signer,
-        string rpcUrl,
-        uint64 activeFrom,
-        uint64 existsFrom
-    );
-
     uint256 internal constant OTHER_ROLLUP = 11;
     uint256 internal constant KEY = 0xC0FFEE;
     uint256 internal constant OTHER_KEY = 0xBEEF;
@@ -75,7 +65,7 @@ contract SignerConsentTest is RegistryFixture {
     function test_register_acceptsTheSignersConsent() public {
         bytes memory proof = signature(KEY, consentDigest(ROLLUP, alice));
         vm.expectEmit(address(registry));
-        emit SequencerRegistered(ROLLUP, 0, alice, signer, URL, 3, 3);
+        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, alice, signer, URL, 3, 3);
         uint256 index = register(signer, proof);
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, index);
         vm.assertEq(record.operator, alice, "operator");

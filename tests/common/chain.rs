@@ -71,6 +71,11 @@ pub fn child(parent: Option<&Block>, number: u64, spec: &BlockSpec, fork: u64) -
     Block { number, hash, parent_hash, timestamp, prevrandao: keccak256(hash), logs_bloom, logs }
 }
 
+/// `count` empty blocks, one per 12-second slot.
+pub fn plain(count: usize) -> Vec<BlockSpec> {
+    vec![BlockSpec { gap: 12, ..Default::default() }; count]
+}
+
 /// Builds consecutive children of `parent` from `specs`.
 pub fn extend(
     parent: Option<&Block>,
