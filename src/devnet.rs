@@ -4,10 +4,9 @@
 //! reorg injection with `anvil_reorg`.
 
 use crate::{
-    core::clock::SlotClock,
-    core::contract::SequencerRegistry,
-    core::domain::RegistryDomain,
-    core::primitives::ChainId,
+    core::{
+        clock::SlotClock, contract::SequencerRegistry, domain::RegistryDomain, primitives::ChainId,
+    },
     service::follower::{FollowerError, read_clock},
 };
 use alloy::{

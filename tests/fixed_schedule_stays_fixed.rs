@@ -17,8 +17,10 @@ use common::{
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer_lookahead::{
     Block, ChainId, Engine, Slot, Window,
-    core::contract::SequencerRegistry::{self, SequencerRegistryEvents},
-    core::registry::decode_log,
+    core::{
+        contract::SequencerRegistry::{self, SequencerRegistryEvents},
+        registry::decode_log,
+    },
 };
 use std::collections::BTreeMap;
 

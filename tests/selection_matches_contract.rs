@@ -17,9 +17,11 @@ use common::evm::{Outcome, RegistryEvm};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sequencer_lookahead::{
     ChainId, Registry, Sequencer, Slot, SlotClock, Window,
-    core::contract::SequencerRegistry::{self, SequencerRegistryEvents},
-    core::registry::decode_log,
-    core::selection::length_at,
+    core::{
+        contract::SequencerRegistry::{self, SequencerRegistryEvents},
+        registry::decode_log,
+        selection::length_at,
+    },
     select, window_seed,
 };
 

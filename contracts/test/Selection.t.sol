@@ -59,13 +59,7 @@ contract SelectionTest is RegistryFixture {
     /// @dev Registers `count` operators; those with bit i of `exitMask` set exit at once.
     function populate(uint256 count, uint256 exitMask) internal {
         for (uint256 i; i < count; ++i) {
-            address operator = address(uint160(0x1000 + i));
-            vm.deal(operator, MIN_BOND);
-            registerAs(operator, ROLLUP);
-            if ((exitMask >> i) & 1 == 1) {
-                vm.prank(operator);
-                registry.requestExit(ROLLUP, i);
-            }
+            registerNth(i, exitMask);
         }
     }
 
@@ -76,14 +70,19 @@ contract SelectionTest is RegistryFixture {
         for (uint256 i; i < count; ++i) {
             window += uint64((schedule >> (2 * i)) & 3);
             warpToWindow(window);
-            // forge-lint: disable-next-line(unsafe-typecast)
-            address operator = address(uint160(0x1000 + i));
-            vm.deal(operator, MIN_BOND);
-            registerAs(operator, ROLLUP);
-            if ((exitMask >> i) & 1 == 1) {
-                vm.prank(operator);
-                registry.requestExit(ROLLUP, i);
-            }
+            registerNth(i, exitMask);
+        }
+    }
+
+    /// @dev Registers operator `i` (at index `i`); it exits at once if bit i of `exitMask` is set.
+    function registerNth(uint256 i, uint256 exitMask) internal {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        address operator = address(uint160(0x1000 + i));
+        vm.deal(operator, MIN_BOND);
+        registerAs(operator, ROLLUP);
+        if ((exitMask >> i) & 1 == 1) {
+            vm.prank(operator);
+            registry.requestExit(ROLLUP, i);
         }
     }
 

@@ -13,14 +13,14 @@
 //! boundary, i.e. `anchor(W)`. Only the windows still served (the last [`SERVED_PAST_WINDOWS`]
 //! before the head's and later) are kept when a long gap opens many windows at once.
 
-use crate::{
-    core::clock::SlotClock,
-    core::journal::{BlockUndo, Head, Journal},
-    core::notification::{Block, Chain, Notification},
-    core::primitives::{ChainId, Slot, Window},
-    core::registry::{Registry, Undo, decode_log},
-    core::schedule::Schedule,
-    core::seed::Anchor,
+use crate::core::{
+    clock::SlotClock,
+    journal::{BlockUndo, Head, Journal},
+    notification::{Block, Chain, Notification},
+    primitives::{ChainId, Slot, Window},
+    registry::{Registry, Undo, decode_log},
+    schedule::Schedule,
+    seed::Anchor,
 };
 use alloy_primitives::{Address, B256, BlockNumber, BloomInput, Log, keccak256};
 use serde::{Deserialize, Serialize};

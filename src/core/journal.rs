@@ -1,7 +1,7 @@
 //! The undo journal: one entry per processed block that is not yet finalized, holding what
 //! reverts it exactly. Finalized entries are pruned; a revert below the journal is refused.
 
-use crate::{core::primitives::Window, core::registry::Undo, core::seed::Anchor};
+use crate::core::{primitives::Window, registry::Undo, seed::Anchor};
 use alloy_primitives::{B256, BlockNumber};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;

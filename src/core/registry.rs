@@ -6,10 +6,10 @@
 //! Every [`Registry::apply`] returns an [`Undo`] that restores the exact previous state, which
 //! is what lets the engine revert blocks on a reorg instead of recomputing from genesis.
 
-use crate::{
-    core::contract::SequencerRegistry::SequencerRegistryEvents,
-    core::primitives::{ChainId, Window},
-    core::selection::{MAX_SEQUENCERS, SequencerRecord},
+use crate::core::{
+    contract::SequencerRegistry::SequencerRegistryEvents,
+    primitives::{ChainId, Window},
+    selection::{MAX_SEQUENCERS, SequencerRecord},
 };
 use alloy_primitives::{Address, Log, U256};
 use alloy_sol_types::SolEventInterface;

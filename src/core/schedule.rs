@@ -3,12 +3,12 @@
 //! read-only view of an [`Engine`] (`engine.schedule()`); the RPC layer maps its
 //! [`QueryError`]s to the spec's error codes.
 
-use crate::{
-    core::engine::{BlockRef, Engine, SERVED_PAST_WINDOWS, ScheduleChanges},
-    core::primitives::{ChainId, Slot, Window},
-    core::registry::{Rollup, Sequencer},
-    core::seed::naive_seed,
-    core::selection::select,
+use crate::core::{
+    engine::{BlockRef, Engine, SERVED_PAST_WINDOWS, ScheduleChanges},
+    primitives::{ChainId, Slot, Window},
+    registry::{Rollup, Sequencer},
+    seed::naive_seed,
+    selection::select,
 };
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};

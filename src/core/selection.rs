@@ -17,9 +17,9 @@
 //! index pushed in window `X` exists only from `X + ACTIVATION_DELAY`, so no registration
 //! included after `anchor(W)` changes the draws of window `W`.
 
-use crate::{
-    core::clock::SlotClock,
-    core::primitives::{ChainId, Slot, Window},
+use crate::core::{
+    clock::SlotClock,
+    primitives::{ChainId, Slot, Window},
 };
 use alloy_primitives::{Address, B256, U256, keccak256};
 use serde::{Deserialize, Serialize};

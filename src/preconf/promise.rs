@@ -8,9 +8,9 @@
 //!
 //! Signing and recovery use libsecp256k1: they are on the hot path of every bundle.
 
-use crate::{
-    core::domain::RegistryDomain,
-    core::primitives::{ChainId, Slot},
+use crate::core::{
+    domain::RegistryDomain,
+    primitives::{ChainId, Slot},
 };
 use alloy::{consensus::crypto::secp256k1::recover_signer, signers::local::PrivateKeySigner};
 use alloy_primitives::{Address, B256, Signature};

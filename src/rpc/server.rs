@@ -8,9 +8,11 @@
 //! ```
 
 use crate::{
-    core::engine::Engine,
-    core::primitives::{ChainId, Slot, Window},
-    core::schedule::{MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo},
+    core::{
+        engine::Engine,
+        primitives::{ChainId, Slot, Window},
+        schedule::{MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo},
+    },
     rpc::{
         api::{
             CrossScheduleEntry, DEFAULT_COUNT, LookaheadApiServer, LookaheadStatus, Parts,

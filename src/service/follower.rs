@@ -10,13 +10,18 @@
 //! backoff while the RPC keeps serving the last state, marked stale.
 
 use crate::{
-    core::clock::SlotClock,
-    core::contract::SequencerRegistry,
-    core::engine::{BlockRef, EngineError, Finality},
-    core::journal::Head,
-    core::notification::{Block, Chain, ChainError, Notification},
-    service::shared::{SharedEngine, SharedError},
-    service::{deadline::with_deadline, metrics},
+    core::{
+        clock::SlotClock,
+        contract::SequencerRegistry,
+        engine::{BlockRef, EngineError, Finality},
+        journal::Head,
+        notification::{Block, Chain, ChainError, Notification},
+    },
+    service::{
+        deadline::with_deadline,
+        metrics,
+        shared::{SharedEngine, SharedError},
+    },
     store::{Store, StoreError},
 };
 use alloy::{

@@ -14,15 +14,15 @@
 //! [`Store::recover`] reopens the database (redb refuses further writes after an I/O error) and
 //! reloads the engine at its last durable state, so memory and disk agree again.
 
-use crate::{
-    core::engine::{Dirty, Engine, EngineConfig, EngineState, Finality, Stats},
-    core::journal::{BlockUndo, Head, Journal},
-    core::primitives::{ChainId, Window},
-    core::registry::{Registry, Rollup},
-    core::seed::Anchor,
-};
 pub mod faults;
 
+use crate::core::{
+    engine::{Dirty, Engine, EngineConfig, EngineState, Finality, Stats},
+    journal::{BlockUndo, Head, Journal},
+    primitives::{ChainId, Window},
+    registry::{Registry, Rollup},
+    seed::Anchor,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Serialize, de::DeserializeOwned};
 use std::{collections::BTreeMap, fmt, path::Path};
@@ -140,11 +140,6 @@ pub struct WriteSet {
 }
 
 impl WriteSet {
-    /// The engine's changes this set holds.
-    pub const fn dirty(&self) -> &Dirty {
-        &self.dirty
-    }
-
     /// Gives the changes back, to be written by a later commit.
     pub fn into_dirty(self) -> Dirty {
         self.dirty
@@ -389,9 +384,9 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        core::clock::SlotClock,
-        core::notification::{Block, Chain, Notification},
+    use crate::core::{
+        clock::SlotClock,
+        notification::{Block, Chain, Notification},
     };
     use alloy_primitives::{Address, B256, Bloom};
     use std::sync::Arc;

@@ -13,8 +13,7 @@ use sequencer_lookahead::{
     ChainId, EngineConfig, ScheduleEntry, Store,
     core::contract::SequencerRegistry,
     devnet::{self, Anvil},
-    service::follower::Follower,
-    service::shared::SharedEngine,
+    service::{follower::Follower, shared::SharedEngine},
 };
 use std::{path::Path, sync::Arc, time::Duration};
 
