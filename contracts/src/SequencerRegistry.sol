@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {BlockHeader} from "./BlockHeader.sol";
+import {IRollupInbox} from "./IRollupInbox.sol";
 
 /// @title SequencerRegistry
 /// @notice The L1 registry of rollups and their bonded sequencers, and the one deterministic,
@@ -17,6 +18,12 @@ import {BlockHeader} from "./BlockHeader.sol";
 ///      before window W-1): nobody can choose the set after seeing the seed. That includes the
 ///      array the draws are reduced over: window W selects among the indices that exist in W
 ///      (`existsFrom <= W`), so a registration after the anchor cannot reshuffle W.
+///
+///      Accountability (SPEC §8): `checkpointSeed` stores a window's seed once its anchor is
+///      proven, `sequencerAt` selects with the stored seed, each rollup names the inbox that says
+///      which slots got a batch (`setInbox`, `inboxAt`), `slashPromise` takes the whole bond of a
+///      sequencer whose signed promise its batch broke, and `reportMiss` fines and finally evicts
+///      a sequencer that does not post in its slots. All of it is decided from L1 data alone.
 contract SequencerRegistry {
     using BlockHeader for bytes;
 
@@ -50,6 +57,16 @@ contract SequencerRegistry {
     bytes32 public constant SIGNER_CONSENT_TYPEHASH = keccak256("SignerConsent(uint256 chainId,address operator)");
     /// @dev Half the secp256k1 group order: signatures with a larger `s` are malleable (EIP-2).
     uint256 private constant HALF_CURVE_ORDER = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
+    /// @notice `keccak256("Preconfirmation(uint256 chainId,uint64 slot,bytes32[] txHashes,bytes32 bundleId)")`:
+    ///         a sequencer's signed promise to include `txHashes` in its batch for `slot` (SPEC §7).
+    bytes32 public constant PRECONFIRMATION_TYPEHASH =
+        keccak256("Preconfirmation(uint256 chainId,uint64 slot,bytes32[] txHashes,bytes32 bundleId)");
+    /// @notice Share of the remaining bond paid to whoever reports a missed slot, in basis points.
+    uint256 public constant MISS_PENALTY_BPS = 100;
+    /// @notice Reported misses within one span that evict a record.
+    uint8 public constant MAX_MISSES = 3;
+    /// @notice Windows a span of misses covers, counted from its first miss.
+    uint64 public constant MISS_SPAN_WINDOWS = 8;
     /// @notice The EIP-2935 block hash history contract.
     address public constant HISTORY_STORAGE = 0x0000F90827F1C53a10cb7A02335B175320002935;
     /// @notice How many past block hashes the EIP-2935 contract serves.
@@ -80,16 +97,43 @@ contract SequencerRegistry {
         bool withdrawn;
         /// Where this sequencer serves its `preconf_` API.
         string rpcUrl;
+        /// Reported misses in the current span (SPEC §8); the record is evicted at `MAX_MISSES`.
+        uint8 misses;
+        /// Window of the span's first reported miss.
+        uint32 missSpanStart;
     }
 
-    /// @dev A rollup: its admin (and the one it is being handed to), bond requirement, sequencer
-    ///      array and free indices.
+    /// @notice A sequencer's promise to include `txHashes` in its batch for `slot` of rollup
+    ///         `chainId` (SPEC §7), as its signer signs it.
+    struct Preconfirmation {
+        uint256 chainId;
+        uint64 slot;
+        bytes32[] txHashes;
+        bytes32 bundleId;
+    }
+
+    /// @notice A rollup's inbox and the first window it is in force for.
+    struct InboxChange {
+        /// The `IRollupInbox` that says which slots got a batch; address(0) for none.
+        address inbox;
+        /// First window this inbox judges.
+        uint32 fromWindow;
+    }
+
+    /// @dev A rollup. The first slot holds the admin and all the selection needs to know the
+    ///      array's length as of a window, so a selection reads one slot of the rollup and one of
+    ///      the selected record.
     struct Rollup {
         address admin;
+        /// Length of the sequencer array (all indices, also those that exist only later).
+        uint16 sequencerCount;
+        /// `existsFrom` of the newest index: every index exists from this window on.
+        uint32 newestExistsFrom;
         address pendingAdmin;
         uint256 minBond;
-        Sequencer[] sequencers;
+        mapping(uint256 index => Sequencer) sequencers;
         uint256[] freeIndices;
+        InboxChange[] inboxes;
     }
 
     /// @notice Unix time of slot 0.
@@ -100,6 +144,12 @@ contract SequencerRegistry {
     uint64 public immutable windowSlots;
 
     mapping(uint256 chainId => Rollup) private _rollups;
+    mapping(uint64 window => bytes32 seed) private _seeds;
+    mapping(bytes32 promiseDigest => bool) private _slashedPromises;
+    mapping(uint256 chainId => mapping(uint64 slot => bool)) private _reportedSlots;
+
+    /// @notice Wei taken from broken promises and kept by this contract for good.
+    uint256 public burned;
 
     // ------------------------------------------------------------------------------------------
     // Events
@@ -122,7 +172,8 @@ contract SequencerRegistry {
         address signer,
         string rpcUrl,
         uint64 activeFrom,
-        uint64 existsFrom
+        uint64 existsFrom,
+        uint256 bond
     );
     /// @notice A sequencer's endpoint changed; effective at once.
     event EndpointUpdated(uint256 indexed chainId, uint256 indexed index, string rpcUrl);
@@ -130,6 +181,28 @@ contract SequencerRegistry {
     event ExitRequested(uint256 indexed chainId, uint256 indexed index, uint64 activeUntil);
     /// @notice A bond was returned; the index is free for reuse.
     event Withdrawn(uint256 indexed chainId, uint256 indexed index, uint256 amount);
+    /// @notice The seed of `window` was proven from its anchor block and stored.
+    event SeedCheckpointed(uint64 indexed window, bytes32 seed, uint256 anchorNumber, bytes32 anchorHash);
+    /// @notice The rollup's inbox is `inbox` from window `fromWindow` on. When `replacesLast`, it
+    ///         takes the place of the newest entry of the inbox history (one not in force yet, or
+    ///         any entry while the rollup never had a sequencer); otherwise it is appended.
+    event InboxSet(uint256 indexed chainId, address indexed inbox, uint64 fromWindow, bool replacesLast);
+    /// @notice A broken promise took the record's remaining bond (`amount`): half to
+    ///         `challenger`, half burned. The record is active until `activeUntil` (exclusive).
+    event Slashed(
+        uint256 indexed chainId,
+        uint256 indexed index,
+        uint64 slot,
+        bytes32 promiseDigest,
+        uint256 amount,
+        address challenger,
+        uint64 activeUntil
+    );
+    /// @notice The record selected for `slot` posted no batch; `penalty` went to the reporter.
+    ///         `misses` counts the reported misses of the record's current span.
+    event MissReported(uint256 indexed chainId, uint256 indexed index, uint64 slot, uint256 penalty, uint8 misses);
+    /// @notice The record reached `MAX_MISSES` and is forced out from `activeUntil`.
+    event Evicted(uint256 indexed chainId, uint256 indexed index, uint64 activeUntil);
 
     // ------------------------------------------------------------------------------------------
     // Errors
@@ -193,6 +266,28 @@ contract SequencerRegistry {
     error NotParentOf(bytes32 anchorHash, bytes32 nextParentHash);
     /// @notice The headers do not straddle the start of window W-1, so the anchor is not anchor(W).
     error NotAnchor(uint64 window, uint256 anchorTimestamp, uint256 nextTimestamp, uint256 boundary);
+    /// @notice No seed is checkpointed for `window`: call `checkpointSeed` first.
+    error SeedUnknown(uint64 window);
+    /// @notice No record is selected for the slot (the rollup had no active sequencer).
+    error NoSequencer(uint256 chainId, uint64 slot);
+    /// @notice The rollup has no inbox in force for the slot's window, so it cannot be judged.
+    error NoInbox(uint256 chainId, uint64 window);
+    /// @notice The slot's window is out of the slashing window: it closed at `closedAt`.
+    error TooLate(uint64 slot, uint64 closedAt);
+    /// @notice The inbox has not closed the slot yet (no batch, grace period not over).
+    error SlotNotClosed(uint64 slot);
+    /// @notice The promise's signature does not recover to the selected record's signer.
+    error InvalidPromiseSignature(address signer, address recovered);
+    /// @notice The promise was slashed already.
+    error AlreadySlashed(bytes32 promiseDigest);
+    /// @notice The given batch does not hash to the `txListHash` the inbox holds for the slot.
+    error BatchMismatch(bytes32 txListHash, bytes32 given);
+    /// @notice Every promised hash is in the slot's batch: the promise was kept.
+    error PromiseKept(bytes32 promiseDigest);
+    /// @notice The slot was reported missed already.
+    error AlreadyReported(uint256 chainId, uint64 slot);
+    /// @notice The inbox does not say the slot was missed (`status` is its `BatchStatus`).
+    error NotMissed(uint256 chainId, uint64 slot, uint8 status);
 
     // ------------------------------------------------------------------------------------------
     // Construction and time
@@ -275,7 +370,7 @@ contract SequencerRegistry {
     ///         those that exist only from a later window).
     function rollup(uint256 chainId) external view returns (address admin, uint256 minBond, uint256 sequencerCount) {
         Rollup storage r = _rollups[chainId];
-        return (r.admin, r.minBond, r.sequencers.length);
+        return (r.admin, r.minBond, r.sequencerCount);
     }
 
     /// @notice The account the rollup's admin role is offered to, or address(0).
@@ -286,7 +381,7 @@ contract SequencerRegistry {
     /// @notice `L(W)`: the length of the rollup's sequencer array as of `window`, the indices with
     ///         `existsFrom <= window` (SPEC §5). The selection of window W reduces its draws modulo this.
     function sequencerCountAt(uint256 chainId, uint64 window) external view returns (uint256) {
-        return _lengthAt(_rollups[chainId].sequencers, window);
+        return _lengthAt(_rollups[chainId], window);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -320,10 +415,12 @@ contract SequencerRegistry {
             rollup_.freeIndices.pop();
             existsFrom = rollup_.sequencers[index].existsFrom;
         } else {
-            index = rollup_.sequencers.length;
+            index = rollup_.sequencerCount;
             if (index == MAX_SEQUENCERS) revert RollupFull(chainId);
-            rollup_.sequencers.push();
             existsFrom = activeFrom;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            rollup_.sequencerCount = uint16(index + 1);
+            rollup_.newestExistsFrom = existsFrom;
         }
         rollup_.sequencers[index] = Sequencer({
             operator: msg.sender,
@@ -333,9 +430,11 @@ contract SequencerRegistry {
             signer: signer,
             bond: uint88(msg.value),
             withdrawn: false,
-            rpcUrl: rpcUrl
+            rpcUrl: rpcUrl,
+            misses: 0,
+            missSpanStart: 0
         });
-        emit SequencerRegistered(chainId, index, msg.sender, signer, rpcUrl, activeFrom, existsFrom);
+        emit SequencerRegistered(chainId, index, msg.sender, signer, rpcUrl, activeFrom, existsFrom, msg.value);
     }
 
     /// @notice Changes where the sequencer serves its `preconf_` API; effective at once.
@@ -351,10 +450,7 @@ contract SequencerRegistry {
     function requestExit(uint256 chainId, uint256 index) external {
         Sequencer storage record = _ownRecord(chainId, index);
         if (record.activeUntil != 0) revert ExitAlreadyRequested(chainId, index, record.activeUntil);
-        uint32 activeUntil = _effectiveWindow();
-        if (activeUntil < record.activeFrom) activeUntil = record.activeFrom;
-        record.activeUntil = activeUntil;
-        emit ExitRequested(chainId, index, activeUntil);
+        emit ExitRequested(chainId, index, _exit(record));
     }
 
     /// @notice Returns the bond once the record has been inactive for `WITHDRAWAL_DELAY` windows;
@@ -371,23 +467,17 @@ contract SequencerRegistry {
         record.withdrawn = true;
         _rollups[chainId].freeIndices.push(index);
         emit Withdrawn(chainId, index, amount);
-
-        (bool ok,) = msg.sender.call{value: amount}("");
-        if (!ok) revert TransferFailed(msg.sender, amount);
+        _pay(msg.sender, amount);
     }
 
     /// @notice The record at `index` (freed records keep their last values until reused).
     function getSequencer(uint256 chainId, uint256 index) external view returns (Sequencer memory) {
-        Sequencer[] storage sequencers = _rollups[chainId].sequencers;
-        if (index >= sequencers.length) revert UnknownSequencer(chainId, index);
-        return sequencers[index];
+        return _record(chainId, index);
     }
 
     /// @notice Whether the record at `index` is active in `window`.
     function isActive(uint256 chainId, uint256 index, uint64 window) external view returns (bool) {
-        Sequencer[] storage sequencers = _rollups[chainId].sequencers;
-        if (index >= sequencers.length) revert UnknownSequencer(chainId, index);
-        return _isActive(sequencers[index], window);
+        return _isActive(_record(chainId, index), window);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -432,7 +522,7 @@ contract SequencerRegistry {
         view
         returns (address operator, uint256 index)
     {
-        return _select(_rollups[chainId].sequencers, chainId, slot, seed);
+        return _select(_rollups[chainId], chainId, slot, seed);
     }
 
     /// @notice The sequencer of rollup `chainId` in `slot`, proving the window's anchor on-chain.
@@ -450,7 +540,8 @@ contract SequencerRegistry {
         if (window != current && window != current + 1) revert SlotOutOfRange(slot, current);
         if (window < 2) revert NoAnchorWindow(window);
 
-        return _select(_rollups[chainId].sequencers, chainId, slot, _provenSeed(window, anchorHeader, nextHeader));
+        (bytes32 seed,,) = _provenSeed(window, anchorHeader, nextHeader);
+        return _select(_rollups[chainId], chainId, slot, seed);
     }
 
     /// @notice The original proposal's lookahead (not reorg-stable): the operators of the next
@@ -461,26 +552,325 @@ contract SequencerRegistry {
         if (n > MAX_NAIVE_SLOTS) revert TooManySlots(n, MAX_NAIVE_SLOTS);
         uint64 current = currentSlot();
         bytes32 seed = windowSeed(bytes32(block.prevrandao), current);
-        Sequencer[] storage sequencers = _rollups[chainId].sequencers;
+        Rollup storage rollup_ = _rollups[chainId];
         operators = new address[](n);
         for (uint64 i; i < n; ++i) {
-            (operators[i],) = _select(sequencers, chainId, current + i + 1, seed);
+            (operators[i],) = _select(rollup_, chainId, current + i + 1, seed);
         }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Accountability (SPEC §8)
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Proves anchor(`window`) from its header and its child's, exactly as
+    ///         `sequencerFor` does, and stores the window's seed; permissionless. A window whose
+    ///         seed is stored already returns it without reading the headers.
+    /// @dev Works for every window whose headers are still provable (`blockhash` or the EIP-2935
+    ///      history); once stored, the seed serves every rollup and every later proof.
+    function checkpointSeed(uint64 window, bytes calldata anchorHeader, bytes calldata nextHeader)
+        external
+        returns (bytes32 seed)
+    {
+        seed = _seeds[window];
+        if (seed != bytes32(0)) return seed;
+        if (window < 2) revert NoAnchorWindow(window);
+        uint256 anchorNumber;
+        bytes32 anchorHash;
+        (seed, anchorNumber, anchorHash) = _provenSeed(window, anchorHeader, nextHeader);
+        _seeds[window] = seed;
+        emit SeedCheckpointed(window, seed, anchorNumber, anchorHash);
+    }
+
+    /// @notice The stored seed of `window`, or zero when it was not checkpointed.
+    function seedOf(uint64 window) external view returns (bytes32) {
+        return _seeds[window];
+    }
+
+    /// @notice The sequencer of rollup `chainId` in `slot`, selected with the checkpointed seed
+    ///         of the slot's window (reverts `SeedUnknown` without one).
+    /// @return operator The selected record's operator, or address(0) when none is active.
+    /// @return index The selected record's index, or `NO_SEQUENCER` when none is active.
+    function sequencerAt(uint256 chainId, uint64 slot) external view returns (address operator, uint256 index) {
+        return _select(_rollups[chainId], chainId, slot, _storedSeed(slot));
+    }
+
+    /// @notice Whether `account` is the operator or the signer of the record `sequencerAt`
+    ///         selects for `slot`: the accounts an inbox accepts the slot's batch from.
+    function isSelected(uint256 chainId, uint64 slot, address account) external view returns (bool) {
+        Rollup storage rollup_ = _rollups[chainId];
+        (address operator, uint256 index) = _select(rollup_, chainId, slot, _storedSeed(slot));
+        if (index == NO_SEQUENCER) return false;
+        return account == operator || account == rollup_.sequencers[index].signer;
+    }
+
+    /// @notice Names the rollup's inbox (admin only). While the rollup never had a sequencer
+    ///         record it is in force at once; afterwards from window
+    ///         `X + ACTIVATION_DELAY + WITHDRAWAL_DELAY`, so a sequencer that distrusts it can leave
+    ///         before it judges a single slot. A change not in force yet is replaced by the next one.
+    function setInbox(uint256 chainId, address inbox) external {
+        Rollup storage rollup_ = _rollup(chainId);
+        if (msg.sender != rollup_.admin) revert NotRollupAdmin(chainId, msg.sender);
+        InboxChange[] storage changes = rollup_.inboxes;
+        uint256 count = changes.length;
+        uint32 fromWindow;
+        bool replacesLast;
+        if (rollup_.sequencerCount == 0) {
+            replacesLast = count != 0;
+        } else {
+            uint64 from = currentWindow() + ACTIVATION_DELAY + WITHDRAWAL_DELAY;
+            if (from > type(uint32).max) revert WindowOverflow(from);
+            // forge-lint: disable-next-line(unsafe-typecast)
+            fromWindow = uint32(from);
+            replacesLast = count != 0 && changes[count - 1].fromWindow > currentWindow();
+        }
+        InboxChange memory change = InboxChange({inbox: inbox, fromWindow: fromWindow});
+        if (replacesLast) changes[count - 1] = change;
+        else changes.push(change);
+        emit InboxSet(chainId, inbox, fromWindow, replacesLast);
+    }
+
+    /// @notice The inbox that judges the slots of `window`, or address(0) when none does.
+    function inboxAt(uint256 chainId, uint64 window) public view returns (address) {
+        InboxChange[] storage changes = _rollups[chainId].inboxes;
+        for (uint256 i = changes.length; i != 0; --i) {
+            InboxChange storage change = changes[i - 1];
+            if (change.fromWindow <= window) return change.inbox;
+        }
+        return address(0);
+    }
+
+    /// @notice The EIP-712 digest a sequencer's signer signs for `promise` (SPEC §7).
+    function promiseDigest(Preconfirmation calldata preconf) public view returns (bytes32) {
+        bytes32 structHash = keccak256(
+            abi.encode(
+                PRECONFIRMATION_TYPEHASH,
+                preconf.chainId,
+                preconf.slot,
+                keccak256(abi.encodePacked(preconf.txHashes)),
+                preconf.bundleId
+            )
+        );
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    /// @notice Slashes a broken promise; permissionless. The promise must be signed by the signer
+    ///         of the record `sequencerAt` selects for its slot, and the slot's inbox must say the
+    ///         slot was missed, or hold a batch (`batchTxHashes`, checked against its hash) that
+    ///         lacks a promised hash. The record's whole remaining bond is taken, half paid to the
+    ///         caller and half burned, and the record is forced out (SPEC §4 timing).
+    /// @return amount The bond taken.
+    function slashPromise(Preconfirmation calldata preconf, bytes calldata signature, bytes32[] calldata batchTxHashes)
+        external
+        returns (uint256 amount)
+    {
+        uint64 slot = preconf.slot;
+        _checkNotTooLate(slot);
+        bytes32 digest = promiseDigest(preconf);
+        if (_slashedPromises[digest]) revert AlreadySlashed(digest);
+        (uint256 index, Sequencer storage record) = _selected(preconf.chainId, slot);
+        address recovered = _recover(digest, signature);
+        if (recovered != record.signer) revert InvalidPromiseSignature(record.signer, recovered);
+        _checkBroken(preconf, batchTxHashes, digest);
+
+        _slashedPromises[digest] = true;
+        amount = record.bond;
+        record.bond = 0;
+        uint256 reward = amount / 2;
+        burned += amount - reward;
+        uint64 activeUntil = record.activeUntil == 0 ? _exit(record) : record.activeUntil;
+        emit Slashed(preconf.chainId, index, slot, digest, amount, msg.sender, activeUntil);
+        _pay(msg.sender, reward);
+    }
+
+    /// @notice Reports that the record selected for `slot` posted no batch; permissionless. The
+    ///         reporter gets `MISS_PENALTY_BPS` of the record's remaining bond. The record is
+    ///         evicted (a forced exit, SPEC §4 timing) at its `MAX_MISSES`th miss within
+    ///         `MISS_SPAN_WINDOWS` windows of the span's first.
+    /// @return penalty The part of the bond paid to the caller.
+    function reportMiss(uint256 chainId, uint64 slot) external returns (uint256 penalty) {
+        _checkNotTooLate(slot);
+        if (_reportedSlots[chainId][slot]) revert AlreadyReported(chainId, slot);
+        (uint256 index, Sequencer storage record) = _selected(chainId, slot);
+        (IRollupInbox.BatchStatus status,) = _batchOf(chainId, slot);
+        if (status != IRollupInbox.BatchStatus.Missed) revert NotMissed(chainId, slot, uint8(status));
+
+        _reportedSlots[chainId][slot] = true;
+        penalty = uint256(record.bond) * MISS_PENALTY_BPS / 10_000;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        record.bond -= uint88(penalty);
+        uint8 misses = _countMiss(record, windowOf(slot));
+        emit MissReported(chainId, index, slot, penalty, misses);
+        if (misses == MAX_MISSES) {
+            uint64 activeUntil = record.activeUntil == 0 ? _exit(record) : record.activeUntil;
+            emit Evicted(chainId, index, activeUntil);
+        }
+        _pay(msg.sender, penalty);
+    }
+
+    /// @notice Whether the promise with this digest was slashed.
+    function isSlashed(bytes32 digest) external view returns (bool) {
+        return _slashedPromises[digest];
+    }
+
+    /// @notice Whether the slot of rollup `chainId` was reported missed.
+    function isReported(uint256 chainId, uint64 slot) external view returns (bool) {
+        return _reportedSlots[chainId][slot];
     }
 
     // ------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------
 
+    /// @dev The stored seed of the slot's window; reverts `SeedUnknown` without one.
+    function _storedSeed(uint64 slot) private view returns (bytes32 seed) {
+        uint64 window = slot / windowSlots;
+        seed = _seeds[window];
+        if (seed == bytes32(0)) revert SeedUnknown(window);
+    }
+
+    /// @dev The record `sequencerAt` selects; reverts `NoSequencer` when there is none.
+    function _selected(uint256 chainId, uint64 slot) private view returns (uint256 index, Sequencer storage record) {
+        Rollup storage rollup_ = _rollups[chainId];
+        (, index) = _select(rollup_, chainId, slot, _storedSeed(slot));
+        if (index == NO_SEQUENCER) revert NoSequencer(chainId, slot);
+        record = rollup_.sequencers[index];
+    }
+
+    /// @dev Reverts `TooLate` once `currentWindow >= window(slot) + WITHDRAWAL_DELAY`: from then
+    ///      on the record may have withdrawn and its index been reused.
+    function _checkNotTooLate(uint64 slot) private view {
+        uint64 closedAt = windowOf(slot) + WITHDRAWAL_DELAY;
+        if (currentWindow() >= closedAt) revert TooLate(slot, closedAt);
+    }
+
+    /// @dev What the inbox in force for the slot's window says of the slot.
+    function _batchOf(uint256 chainId, uint64 slot) private view returns (IRollupInbox.BatchStatus, bytes32) {
+        uint64 window = windowOf(slot);
+        address inbox = inboxAt(chainId, window);
+        if (inbox == address(0)) revert NoInbox(chainId, window);
+        return IRollupInbox(inbox).batchOf(slot);
+    }
+
+    /// @dev Reverts unless the slot's inbox shows the promise broken: the slot missed, or its
+    ///      batch (`batch`, checked against the inbox's hash) lacks a promised hash.
+    function _checkBroken(Preconfirmation calldata preconf, bytes32[] calldata batch, bytes32 digest) private view {
+        (IRollupInbox.BatchStatus status, bytes32 txListHash) = _batchOf(preconf.chainId, preconf.slot);
+        if (status == IRollupInbox.BatchStatus.Open) revert SlotNotClosed(preconf.slot);
+        if (status == IRollupInbox.BatchStatus.Posted) {
+            bytes32 given = keccak256(abi.encodePacked(batch));
+            if (given != txListHash) revert BatchMismatch(txListHash, given);
+            if (_includesAll(batch, preconf.txHashes)) revert PromiseKept(digest);
+        }
+    }
+
+    /// @dev Counts a reported miss in `window` into the record's span and returns the span's
+    ///      count. A miss within `MISS_SPAN_WINDOWS` of the span's first (on either side, so the
+    ///      order of reports does not matter) joins the span; any other starts a new one.
+    function _countMiss(Sequencer storage record, uint64 window) private returns (uint8 misses) {
+        uint64 start = record.missSpanStart;
+        misses = record.misses;
+        bool inSpan = misses != 0
+            && (window >= start ? window - start < MISS_SPAN_WINDOWS : start - window < MISS_SPAN_WINDOWS);
+        if (inSpan) {
+            if (misses < type(uint8).max) ++misses;
+        } else {
+            misses = 1;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            record.missSpanStart = uint32(window);
+        }
+        record.misses = misses;
+    }
+
+    /// @dev Whether every hash of `promised` is in `batch`, in O(n + m): the batch goes into an
+    ///      open-addressing table keyed by `keccak256(hash, prevrandao)`, so a sequencer cannot
+    ///      arrange its batch to make the lookups (and hence slashing it) expensive.
+    function _includesAll(bytes32[] calldata batch, bytes32[] calldata promised) private view returns (bool) {
+        if (promised.length == 0) return true;
+        uint256 size = 2;
+        while (size < 2 * batch.length) size <<= 1;
+        uint256 mask = size - 1;
+        uint256 salt = block.prevrandao;
+        bool batchHasZero;
+        uint256 table;
+        assembly ("memory-safe") {
+            table := mload(0x40)
+            // Each entry is two words: a full flag and the hash, so a zero hash is storable.
+            let bytesLen := mul(size, 0x40)
+            calldatacopy(table, calldatasize(), bytesLen)
+            mstore(0x40, add(table, bytesLen))
+        }
+        for (uint256 i; i < batch.length; ++i) {
+            bytes32 hash = batch[i];
+            if (hash == bytes32(0)) batchHasZero = true;
+            assembly ("memory-safe") {
+                mstore(0x00, hash)
+                mstore(0x20, salt)
+                let at := and(keccak256(0x00, 0x40), mask)
+                for {} 1 {} {
+                    let entry := add(table, mul(at, 0x40))
+                    if iszero(mload(entry)) {
+                        mstore(entry, 1)
+                        mstore(add(entry, 0x20), hash)
+                        break
+                    }
+                    if eq(mload(add(entry, 0x20)), hash) { break }
+                    at := and(add(at, 1), mask)
+                }
+            }
+        }
+        for (uint256 i; i < promised.length; ++i) {
+            bytes32 hash = promised[i];
+            if (hash == bytes32(0)) {
+                if (!batchHasZero) return false;
+                continue;
+            }
+            bool found;
+            assembly ("memory-safe") {
+                mstore(0x00, hash)
+                mstore(0x20, salt)
+                let at := and(keccak256(0x00, 0x40), mask)
+                for {} 1 {} {
+                    let entry := add(table, mul(at, 0x40))
+                    if iszero(mload(entry)) { break }
+                    if eq(mload(add(entry, 0x20)), hash) {
+                        found := 1
+                        break
+                    }
+                    at := and(add(at, 1), mask)
+                }
+            }
+            if (!found) return false;
+        }
+        return true;
+    }
+
+    /// @dev Ends the record's activity as `requestExit` does (SPEC §4 timing) and returns
+    ///      `activeUntil`.
+    function _exit(Sequencer storage record) private returns (uint64) {
+        uint32 activeUntil = _effectiveWindow();
+        if (activeUntil < record.activeFrom) activeUntil = record.activeFrom;
+        record.activeUntil = activeUntil;
+        return activeUntil;
+    }
+
+    /// @dev Sends `amount` wei to `to`.
+    function _pay(address to, uint256 amount) private {
+        if (amount == 0) return;
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed(to, amount);
+    }
+
     /// @dev SPEC §5: up to MAX_DRAWS random draws over the array as of the slot's window, then a
     ///      scan from the last draw.
-    function _select(Sequencer[] storage sequencers, uint256 chainId, uint64 slot, bytes32 seed)
+    function _select(Rollup storage rollup_, uint256 chainId, uint64 slot, bytes32 seed)
         private
         view
         returns (address, uint256)
     {
         uint64 window = slot / windowSlots;
-        uint256 length = _lengthAt(sequencers, window);
+        uint256 length = _lengthAt(rollup_, window);
+        mapping(uint256 => Sequencer) storage sequencers = rollup_.sequencers;
         if (length == 0) return (address(0), NO_SEQUENCER);
         uint256 index;
         for (uint256 k; k < MAX_DRAWS; ++k) {
@@ -498,10 +888,12 @@ contract SequencerRegistry {
 
     /// @dev `L(window)`: the number of indices with `existsFrom <= window`. They are a prefix
     ///      because `existsFrom` never decreases along the array; the newest index usually exists
-    ///      already (one read), otherwise a binary search finds the first that does not.
-    function _lengthAt(Sequencer[] storage sequencers, uint64 window) private view returns (uint256) {
-        uint256 high = sequencers.length;
-        if (high == 0 || sequencers[high - 1].existsFrom <= window) return high;
+    ///      already (the rollup's first slot says so), otherwise a binary search finds the first
+    ///      that does not.
+    function _lengthAt(Rollup storage rollup_, uint64 window) private view returns (uint256) {
+        uint256 high = rollup_.sequencerCount;
+        if (high == 0 || rollup_.newestExistsFrom <= window) return high;
+        mapping(uint256 => Sequencer) storage sequencers = rollup_.sequencers;
         high -= 1;
         uint256 low;
         while (low < high) {
@@ -534,10 +926,10 @@ contract SequencerRegistry {
     function _provenSeed(uint64 window, bytes calldata anchorHeader, bytes calldata nextHeader)
         private
         view
-        returns (bytes32)
+        returns (bytes32 seed, uint256 anchorNumber, bytes32 anchorHash)
     {
         BlockHeader.Fields memory anchor = anchorHeader.decode();
-        bytes32 anchorHash = keccak256(anchorHeader);
+        anchorHash = keccak256(anchorHeader);
         uint256 nextTimestamp;
         if (nextHeader.length == 0) {
             bytes32 parentHash = blockhash(block.number - 1);
@@ -554,7 +946,7 @@ contract SequencerRegistry {
         if (anchor.timestamp >= boundary || nextTimestamp < boundary) {
             revert NotAnchor(window, anchor.timestamp, nextTimestamp, boundary);
         }
-        return windowSeed(anchor.mixHash, window);
+        return (windowSeed(anchor.mixHash, window), anchor.number, anchorHash);
     }
 
     /// @dev The window from which a change included now takes effect, as a record stores it.
@@ -589,10 +981,15 @@ contract SequencerRegistry {
         if (rollup_.admin == address(0)) revert UnknownRollup(chainId);
     }
 
+    function _record(uint256 chainId, uint256 index) private view returns (Sequencer storage) {
+        Rollup storage rollup_ = _rollups[chainId];
+        if (index >= rollup_.sequencerCount) revert UnknownSequencer(chainId, index);
+        return rollup_.sequencers[index];
+    }
+
     function _ownRecord(uint256 chainId, uint256 index) private view returns (Sequencer storage record) {
-        Sequencer[] storage sequencers = _rollup(chainId).sequencers;
-        if (index >= sequencers.length) revert UnknownSequencer(chainId, index);
-        record = sequencers[index];
+        _rollup(chainId);
+        record = _record(chainId, index);
         if (record.operator != msg.sender) revert NotOperator(chainId, index, msg.sender);
         if (record.withdrawn) revert AlreadyWithdrawn(chainId, index);
     }

@@ -117,7 +117,7 @@ contract SequencerRegistryTest is RegistryFixture {
     function test_register_activatesThreeWindowsLater() public {
         warpToWindow(5);
         vm.expectEmit(address(registry));
-        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, alice, signerOf(alice), URL, 8, 8);
+        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, alice, signerOf(alice), URL, 8, 8, MIN_BOND);
         uint256 index = registerAs(alice, ROLLUP);
 
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, index);
@@ -206,7 +206,7 @@ contract SequencerRegistryTest is RegistryFixture {
         registry.withdraw(ROLLUP, 0);
 
         vm.expectEmit(address(registry));
-        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, bob, signerOf(bob), URL, 38, 3);
+        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, bob, signerOf(bob), URL, 38, 3, MIN_BOND);
         vm.assertEq(registerAs(bob, ROLLUP), 0, "freed index reused");
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, 0);
         vm.assertEq(record.operator, bob, "new operator");

@@ -65,7 +65,7 @@ contract SignerConsentTest is RegistryFixture {
     function test_register_acceptsTheSignersConsent() public {
         bytes memory proof = signature(KEY, consentDigest(ROLLUP, alice));
         vm.expectEmit(address(registry));
-        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, alice, signer, URL, 3, 3);
+        emit SequencerRegistry.SequencerRegistered(ROLLUP, 0, alice, signer, URL, 3, 3, MIN_BOND);
         uint256 index = register(signer, proof);
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, index);
         vm.assertEq(record.operator, alice, "operator");
