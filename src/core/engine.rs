@@ -583,8 +583,9 @@ impl Engine {
         if log.address != registry {
             return None;
         }
-        let applied = decode_log(log, registry)
-            .and_then(|event| event.map(|event| self.state.registry.apply(&event)).transpose());
+        let applied = decode_log(log, registry).and_then(|event| {
+            event.map(|event| self.state.registry.apply(&event)).transpose().map(Option::flatten)
+        });
         match applied {
             Ok(undo) => {
                 let undo = undo?;

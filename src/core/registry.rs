@@ -28,6 +28,9 @@ pub enum RegistryError {
     /// `RollupRegistered` for a chain id that is registered already.
     #[error("rollup {0} registered twice")]
     RollupExists(ChainId),
+    /// `InboxSet` replaces the newest inbox entry of a rollup that has none.
+    #[error("rollup {0}: no inbox entry to replace")]
+    NoInboxToReplace(ChainId),
     /// An event names an index beyond the rollup's array (or beyond its end for a new record).
     #[error("rollup {chain_id}: no sequencer at index {index}")]
     UnknownSequencer {
@@ -49,6 +52,11 @@ pub struct Sequencer {
     pub rpc_url: String,
     /// Whether its bond was withdrawn (the index is then free for reuse).
     pub withdrawn: bool,
+    /// The bond still held, in wei: the registration's, less miss penalties; 0 once slashed or
+    /// withdrawn (SPEC §8).
+    pub bond: U256,
+    /// Reported misses in the record's current span (SPEC §8); evicted at three.
+    pub misses: u8,
 }
 
 impl AsRef<SequencerRecord> for Sequencer {
@@ -68,6 +76,31 @@ pub struct Rollup {
     pub min_bond: U256,
     /// The sequencer array in index order, as the selection indexes it.
     pub sequencers: Vec<Sequencer>,
+    /// The rollup's inbox history, oldest first (SPEC §8): each entry is in force from its
+    /// window until the next entry's.
+    pub inboxes: Vec<InboxChange>,
+}
+
+impl Rollup {
+    /// The inbox that judges the slots of `window`, as the contract's `inboxAt` answers: `None`
+    /// when no entry is in force yet or the one in force names no inbox.
+    pub fn inbox_at(&self, window: Window) -> Option<Address> {
+        self.inboxes
+            .iter()
+            .rev()
+            .find(|change| change.from_window <= window)
+            .map(|change| change.inbox)
+            .filter(|inbox| !inbox.is_zero())
+    }
+}
+
+/// One entry of a rollup's inbox history: `InboxSet` as the mirror keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct InboxChange {
+    /// The `IRollupInbox` (zero: none).
+    pub inbox: Address,
+    /// The first window it judges.
+    pub from_window: Window,
 }
 
 /// What restores the mirror to its state before one [`Registry::apply`].
@@ -83,6 +116,10 @@ pub enum Undo {
     PopSequencer(ChainId),
     /// Put back the record that was at `index`.
     RestoreSequencer(ChainId, usize, Box<Sequencer>),
+    /// Remove the inbox entry the event appended.
+    PopInbox(ChainId),
+    /// Put back the newest inbox entry, which the event replaced.
+    RestoreInbox(ChainId, InboxChange),
 }
 
 impl Undo {
@@ -93,7 +130,9 @@ impl Undo {
             | Self::MinBond(chain_id, _)
             | Self::Admin(chain_id, ..)
             | Self::PopSequencer(chain_id)
-            | Self::RestoreSequencer(chain_id, ..) => *chain_id,
+            | Self::RestoreSequencer(chain_id, ..)
+            | Self::PopInbox(chain_id)
+            | Self::RestoreInbox(chain_id, _) => *chain_id,
         }
     }
 }
@@ -120,9 +159,14 @@ impl Registry {
         self.rollups.iter().map(|(id, rollup)| (*id, rollup))
     }
 
-    /// Applies one event and returns how to undo it.
-    pub fn apply(&mut self, event: &SequencerRegistryEvents) -> Result<Undo, RegistryError> {
-        match event {
+    /// Applies one event and returns how to undo it; `None` for an event that changes nothing
+    /// the mirror keeps (`SeedCheckpointed`).
+    pub fn apply(
+        &mut self,
+        event: &SequencerRegistryEvents,
+    ) -> Result<Option<Undo>, RegistryError> {
+        let undo = match event {
+            SequencerRegistryEvents::SeedCheckpointed(_) => return Ok(None),
             SequencerRegistryEvents::RollupRegistered(e) => {
                 let chain_id = ChainId(e.chainId);
                 if self.rollups.contains_key(&chain_id) {
@@ -133,6 +177,7 @@ impl Registry {
                     pending_admin: None,
                     min_bond: e.minBond,
                     sequencers: Vec::new(),
+                    inboxes: Vec::new(),
                 };
                 self.rollups.insert(chain_id, rollup);
                 Ok(Undo::RemoveRollup(chain_id))
@@ -170,6 +215,8 @@ impl Registry {
                     signer: e.signer,
                     rpc_url: e.rpcUrl.clone(),
                     withdrawn: false,
+                    bond: e.bond,
+                    misses: 0,
                 };
                 let sequencers = &mut self.rollup_mut(chain_id)?.sequencers;
                 match index_in(e.index, sequencers.len() + 1) {
@@ -193,9 +240,41 @@ impl Registry {
                 })
             }
             SequencerRegistryEvents::Withdrawn(e) => {
-                self.update(ChainId(e.chainId), e.index, |s| s.withdrawn = true)
+                self.update(ChainId(e.chainId), e.index, |s| {
+                    s.withdrawn = true;
+                    s.bond = U256::ZERO;
+                })
             }
-        }
+            SequencerRegistryEvents::InboxSet(e) => {
+                let chain_id = ChainId(e.chainId);
+                let inboxes = &mut self.rollup_mut(chain_id)?.inboxes;
+                let change = InboxChange { inbox: e.inbox, from_window: Window(e.fromWindow) };
+                match (e.replacesLast, inboxes.last_mut()) {
+                    (true, Some(last)) => {
+                        Ok(Undo::RestoreInbox(chain_id, std::mem::replace(last, change)))
+                    }
+                    (true, None) => Err(RegistryError::NoInboxToReplace(chain_id)),
+                    (false, _) => {
+                        inboxes.push(change);
+                        Ok(Undo::PopInbox(chain_id))
+                    }
+                }
+            }
+            SequencerRegistryEvents::Slashed(e) => self.update(ChainId(e.chainId), e.index, |s| {
+                s.bond = U256::ZERO;
+                s.record.active_until = Some(Window(e.activeUntil));
+            }),
+            SequencerRegistryEvents::MissReported(e) => {
+                self.update(ChainId(e.chainId), e.index, |s| {
+                    s.bond = s.bond.saturating_sub(e.penalty);
+                    s.misses = e.misses;
+                })
+            }
+            SequencerRegistryEvents::Evicted(e) => self.update(ChainId(e.chainId), e.index, |s| {
+                s.record.active_until = Some(Window(e.activeUntil));
+            }),
+        };
+        undo.map(Some)
     }
 
     /// Reverses one [`Registry::apply`]; undos must be applied newest first.
@@ -225,6 +304,18 @@ impl Registry {
                     self.rollups.get_mut(&chain_id).and_then(|r| r.sequencers.get_mut(index))
                 {
                     *slot = *sequencer;
+                }
+            }
+            Undo::PopInbox(chain_id) => {
+                if let Some(rollup) = self.rollups.get_mut(&chain_id) {
+                    rollup.inboxes.pop();
+                }
+            }
+            Undo::RestoreInbox(chain_id, change) => {
+                if let Some(last) =
+                    self.rollups.get_mut(&chain_id).and_then(|r| r.inboxes.last_mut())
+                {
+                    *last = change;
                 }
             }
         }
@@ -286,6 +377,7 @@ mod tests {
             rpcUrl: format!("http://127.0.0.1:{operator}"),
             activeFrom: 3,
             existsFrom: 3,
+            bond: U256::from(1),
         })
     }
 
@@ -336,7 +428,7 @@ mod tests {
         let mut states = vec![registry.clone()];
         let mut undos = Vec::new();
         for event in &events {
-            undos.push(registry.apply(event).unwrap());
+            undos.push(registry.apply(event).unwrap().unwrap());
             states.push(registry.clone());
         }
         let sequencers = &registry.rollup(ChainId::from(CHAIN)).unwrap().sequencers;

@@ -28,7 +28,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::{collections::BTreeMap, fmt, path::Path};
 
 /// Bumped whenever the stored layout changes; a database of another version is refused.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 
 const META: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
 const ROLLUPS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("rollups");

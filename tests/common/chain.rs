@@ -1,7 +1,7 @@
 //! Realistic block streams for the engine: linked headers with random `prevrandao`, real
 //! registry logs (ABI-encoded events in the logs bloom), spoofed and garbage logs.
 
-use alloy_primitives::{Address, B256, Bloom, Log, LogData, U256, keccak256};
+use alloy_primitives::{Address, B256, Bloom, IntoLogData, Log, LogData, U256, keccak256};
 use alloy_sol_types::SolEvent;
 use sequencer_lookahead::{
     Block, Chain, EngineConfig, Notification, SlotClock,
@@ -92,16 +92,7 @@ pub fn extend(
 }
 
 fn encode(event: &SequencerRegistryEvents) -> LogData {
-    match event {
-        SequencerRegistryEvents::RollupRegistered(e) => e.encode_log_data(),
-        SequencerRegistryEvents::MinBondUpdated(e) => e.encode_log_data(),
-        SequencerRegistryEvents::AdminTransferStarted(e) => e.encode_log_data(),
-        SequencerRegistryEvents::AdminTransferred(e) => e.encode_log_data(),
-        SequencerRegistryEvents::SequencerRegistered(e) => e.encode_log_data(),
-        SequencerRegistryEvents::EndpointUpdated(e) => e.encode_log_data(),
-        SequencerRegistryEvents::ExitRequested(e) => e.encode_log_data(),
-        SequencerRegistryEvents::Withdrawn(e) => e.encode_log_data(),
-    }
+    event.to_log_data()
 }
 
 /// `Committed { new }` of `blocks`.
@@ -146,6 +137,7 @@ pub fn sequencer(
         rpcUrl: format!("http://127.0.0.1:{}", 9000 + u16::from(operator)),
         activeFrom: active_from,
         existsFrom: active_from,
+        bond: U256::from(1),
     })
 }
 
