@@ -4,8 +4,10 @@
 //! - [`follower`]: the block source for any Ethereum node over JSON-RPC.
 //! - [`metrics`]: the engine's and the follower's `lookahead_*` metrics.
 //! - [`deadline`]: the deadline every request to another process gets.
+//! - [`l1`]: block headers for the registry's proofs, and locally signed transactions.
 
 pub mod deadline;
 pub mod follower;
+pub mod l1;
 pub mod metrics;
 pub mod shared;
