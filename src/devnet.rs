@@ -5,7 +5,10 @@
 
 use crate::{
     core::{
-        clock::SlotClock, contract::SequencerRegistry, domain::RegistryDomain, primitives::ChainId,
+        clock::SlotClock,
+        contract::{SequencerRegistry, SlotInbox},
+        domain::RegistryDomain,
+        primitives::ChainId,
     },
     service::follower::{FollowerError, read_clock},
 };
@@ -22,6 +25,7 @@ use alloy::{
 use alloy_primitives::{Address, BlockNumber, U256};
 use alloy_sol_types::{SolCall, SolConstructor};
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::Stdio,
     time::Duration,
@@ -54,6 +58,13 @@ pub const SAMPLE_PORT_BASE: u16 = 9600;
 
 /// The bond the samples post, in wei.
 const SAMPLE_BOND: u64 = 1_000_000_000_000_000_000;
+
+/// Slots after its own during which a sample rollup's inbox still takes a slot's batch (SPEC §8).
+pub const SAMPLE_GRACE_SLOTS: u64 = 4;
+
+/// The dev account the devnet's watcher sends its slashes and miss reports from: none of the
+/// samples' accounts, so its balance shows what it earned.
+pub const WATCHER_ACCOUNT: u32 = DEV_ACCOUNTS;
 
 /// Why the devnet could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -231,16 +242,17 @@ pub async fn has_code(provider: &DynProvider, address: Address) -> Result<bool, 
     Ok(!code.is_empty())
 }
 
-/// Registers [`SAMPLE_ROLLUPS`] (admin: `accounts[0]`), then their sequencers (operators
-/// `accounts[1..=3]`, each with the signer [`sample_signer`] and its consent, and the endpoint
-/// [`sample_endpoint`]), in the next blocks. The provider must sign for [`DEV_ACCOUNTS`]
-/// accounts.
+/// Registers [`SAMPLE_ROLLUPS`] (admin: `accounts[0]`), deploys a `SlotInbox` for each (grace
+/// [`SAMPLE_GRACE_SLOTS`]) and names it with `setInbox` (in force at once, before any sequencer
+/// registers), then registers their sequencers (operators `accounts[1..=3]`, each with the
+/// signer [`sample_signer`] and its consent, and the endpoint [`sample_endpoint`]), in the next
+/// blocks. The provider must sign for [`DEV_ACCOUNTS`] accounts. Returns each rollup's inbox.
 pub async fn register_samples(
     provider: &DynProvider,
     registry: Address,
     accounts: &[Address],
     endpoint_port_base: u16,
-) -> Result<(), DevnetError> {
+) -> Result<BTreeMap<u64, Address>, DevnetError> {
     if accounts.len() < DEV_ACCOUNTS as usize {
         return Err(DevnetError::Transaction(format!(
             "the samples need {DEV_ACCOUNTS} dev accounts, got {}",
@@ -277,7 +289,45 @@ pub async fn register_samples(
     }
     // The rollups first: a node estimates the registrations' gas on its latest state.
     send_all(provider, registry, rollups).await?;
-    send_all(provider, registry, sequencers).await
+    let mut inboxes = BTreeMap::new();
+    let mut set_inboxes = Vec::new();
+    for rollup in SAMPLE_ROLLUPS {
+        let inbox = deploy_inbox(provider, accounts[0], registry, rollup).await?;
+        let set = SequencerRegistry::setInboxCall { chainId: U256::from(rollup), inbox };
+        set_inboxes.push((accounts[0], U256::ZERO, set.abi_encode()));
+        inboxes.insert(rollup, inbox);
+    }
+    send_all(provider, registry, set_inboxes).await?;
+    send_all(provider, registry, sequencers).await?;
+    Ok(inboxes)
+}
+
+/// Deploys a `SlotInbox` for `rollup` from `from`, with [`SAMPLE_GRACE_SLOTS`].
+pub async fn deploy_inbox(
+    provider: &DynProvider,
+    from: Address,
+    registry: Address,
+    rollup: u64,
+) -> Result<Address, DevnetError> {
+    let args = SlotInbox::constructorCall {
+        registry_: registry,
+        chainId_: U256::from(rollup),
+        graceSlots_: SAMPLE_GRACE_SLOTS,
+    };
+    let mut code = SlotInbox::BYTECODE.to_vec();
+    code.extend_from_slice(&args.abi_encode());
+    let tx = TransactionRequest::default().with_from(from).with_deploy_code(code);
+    let receipt = provider
+        .send_transaction(tx)
+        .await
+        .map_err(node("sending an inbox deployment"))?
+        .get_receipt()
+        .await
+        .map_err(|e| DevnetError::Transaction(format!("inbox deployment receipt: {e}")))?;
+    receipt
+        .contract_address
+        .filter(|_| receipt.status())
+        .ok_or_else(|| DevnetError::Transaction("the inbox deployment created no contract".into()))
 }
 
 /// The endpoint the sample sequencer of dev account `operator` registers.

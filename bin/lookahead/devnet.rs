@@ -62,8 +62,9 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
         devnet::deploy_registry(&provider, accounts[0], args.slot_seconds, args.window_slots)
             .await?;
     info!(%registry, deployment_block, "registry deployed");
-    devnet::register_samples(&provider, registry, &accounts, args.sequencer_port_base).await?;
-    info!(rollups = ?SAMPLE_ROLLUPS, "sample rollups and sequencers registered; active 3 windows from now");
+    let inboxes =
+        devnet::register_samples(&provider, registry, &accounts, args.sequencer_port_base).await?;
+    info!(rollups = ?SAMPLE_ROLLUPS, ?inboxes, "sample rollups, their inboxes and sequencers registered; active 3 windows from now");
 
     let temporary = tempfile_dir()?;
     let datadir = args.datadir.clone().unwrap_or_else(|| temporary.clone());
@@ -79,6 +80,7 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
             "l1ChainId": l1_chain_id,
             "registry": registry,
             "rollups": SAMPLE_ROLLUPS.iter().map(|id| format!("{:#x}", id)).collect::<Vec<_>>(),
+            "inboxes": inboxes.iter().map(|(id, inbox)| (format!("{id:#x}"), serde_json::json!(inbox))).collect::<serde_json::Map<_, _>>(),
         });
         println!("{line}");
         tokio::spawn(report_progress(shared));

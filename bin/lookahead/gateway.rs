@@ -3,6 +3,7 @@
 use crate::upstream::{UpstreamArgs, run_until_shutdown};
 use clap::Args;
 use eyre::{WrapErr, bail};
+use jsonrpsee::http_client::HttpClientBuilder;
 use sequencer_lookahead::preconf::{
     api::MAX_TTL_MS,
     gateway::{Gateway, GatewayConfig},
@@ -29,6 +30,10 @@ pub(crate) struct GatewayArgs {
     /// Timeout of every other call, in ms.
     #[arg(long, default_value_t = 2000)]
     timeout_ms: u64,
+    /// A watcher's `watch_` RPC (`lookahead watch`): every promise returned is handed to it, so
+    /// a sequencer that breaks one is slashed.
+    #[arg(long)]
+    watcher: Option<String>,
 }
 
 /// Serves `gateway_sendBundle` until Ctrl-C.
@@ -38,8 +43,18 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
     if args.ttl_ms == 0 || args.ttl_ms > MAX_TTL_MS {
         bail!("--ttl-ms must be 1..={}", MAX_TTL_MS);
     }
-    let gateway =
-        Gateway::new(GatewayConfig { domain, ttl_ms: args.ttl_ms, timeout, clock }, lookahead);
+    let watcher = args
+        .watcher
+        .as_deref()
+        .map(|url| {
+            HttpClientBuilder::default()
+                .request_timeout(timeout)
+                .build(url)
+                .wrap_err_with(|| format!("while creating a client for the watcher at {url}"))
+        })
+        .transpose()?;
+    let config = GatewayConfig { domain, ttl_ms: args.ttl_ms, timeout, clock };
+    let gateway = Gateway::new(config, lookahead, watcher);
     let (addr, server) = gateway
         .serve(SocketAddr::new(args.http_addr, args.http_port))
         .await

@@ -9,17 +9,20 @@ use jsonrpsee::http_client::HttpClient;
 use sequencer_lookahead::{
     ChainId,
     preconf::{
+        batcher::post_batches,
         book::Limits,
         promise::PromiseSigner,
         sequencer::{PreconfSequencer, SequencerConfig},
         store::PromiseStore,
     },
     rpc::api::LookaheadApiClient,
+    service::l1::{TxPolicy, TxSender},
 };
 use std::{
     collections::BTreeSet,
     net::{IpAddr, SocketAddr},
     path::PathBuf,
+    sync::Arc,
     time::Duration,
 };
 use tracing::{info, warn};
@@ -52,6 +55,11 @@ pub(crate) struct SequencerArgs {
     /// Open locks in total.
     #[arg(long, default_value_t = 4096)]
     locks_total: usize,
+    /// Post a batch to the rollup's inbox (SPEC §8) for every slot this signer is selected for,
+    /// from the signer's account on `--l1-rpc`: the promised hashes, in order. Without batches
+    /// every selected slot closes as missed, and every promise as broken.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    post_batches: bool,
 }
 
 /// Serves `preconf_` for `--chain-id`s with `--key` until Ctrl-C.
@@ -81,6 +89,14 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
     };
     warn_if_unregistered(&lookahead, &args.chain_ids, config.signer.address()).await;
     let sequencer = PreconfSequencer::new(config, lookahead, store)?;
+    if args.post_batches {
+        let sender = TxSender::connect(args.upstream.l1_rpc(), signer.clone(), TxPolicy::default())
+            .await
+            .wrap_err("while connecting the batch poster to the L1 node")?;
+        tokio::spawn(post_batches(sequencer.clone(), Arc::new(sender)));
+    } else {
+        warn!("--post-batches=false: this sequencer's slots will close as missed");
+    }
     let signer = sequencer.address();
     let (addr, server) = sequencer
         .serve(SocketAddr::new(args.http_addr, args.http_port))

@@ -28,6 +28,11 @@ pub(crate) struct UpstreamArgs {
 }
 
 impl UpstreamArgs {
+    /// The L1 node's RPC URL.
+    pub(crate) fn l1_rpc(&self) -> &str {
+        &self.l1_rpc
+    }
+
     /// A lookahead client, the registry it follows (on its L1) and the registry's slot clock.
     pub(crate) async fn connect(
         &self,

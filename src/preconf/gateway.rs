@@ -5,6 +5,9 @@
 //!
 //! When one operator sequences every leg at one endpoint (the slot's `sharedOperator`), the
 //! gateway sends one `preconf_lockAndConfirm` instead: one round less.
+//!
+//! With a watcher (SPEC §8), every promise the gateway hands out is also handed to it
+//! (`watch_submitPromise`), in the background, so a broken one is slashed.
 
 use super::{api::*, book::LockId, promise::Promise, unix_ms};
 use crate::{
@@ -20,6 +23,7 @@ use crate::{
         openrpc,
     },
     service::deadline::with_deadline,
+    watch::api::WatchApiClient,
 };
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use futures::future::join_all;
@@ -36,7 +40,7 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// Slots searched for one where every rollup has a sequencer, when the bundle names none.
 pub const SEARCH_SLOTS: u64 = 64;
@@ -72,6 +76,7 @@ pub struct Gateway {
 struct Inner {
     config: GatewayConfig,
     lookahead: HttpClient,
+    watcher: Option<HttpClient>,
     sequencers: Mutex<HashMap<String, HttpClient>>,
     routes: Mutex<HashMap<RouteKey, CachedRoutes>>,
 }
@@ -91,12 +96,14 @@ struct Route {
 }
 
 impl Gateway {
-    /// A gateway that reads the schedule from `lookahead`.
-    pub fn new(config: GatewayConfig, lookahead: HttpClient) -> Self {
+    /// A gateway that reads the schedule from `lookahead` and hands every promise it returns to
+    /// `watcher`, if given.
+    pub fn new(config: GatewayConfig, lookahead: HttpClient, watcher: Option<HttpClient>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
                 lookahead,
+                watcher,
                 sequencers: Mutex::new(HashMap::new()),
                 routes: Mutex::new(HashMap::new()),
             }),
@@ -318,6 +325,7 @@ impl Inner {
                 Err(leg) => failures.push(leg),
             }
         }
+        self.hand_to_watcher(&promises);
         if !failures.is_empty() && request.mode == BundleMode::Atomic {
             if promises.is_empty() {
                 return Err(bundle_failed("confirm", failures));
@@ -368,7 +376,27 @@ impl Inner {
             self.check(route, slot, bundle_id, promise)
                 .map_err(|leg| bundle_failed("lock-and-confirm", vec![leg]))?;
         }
+        self.hand_to_watcher(&promises);
         Ok(BundleReceipt { bundle_id, slot, promises, failed: Vec::new() })
+    }
+
+    /// Hands verified promises to the watcher in the background; a watcher that is down costs
+    /// a warning, never a bundle.
+    fn hand_to_watcher(&self, promises: &[Promise]) {
+        let Some(watcher) = self.watcher.clone() else { return };
+        if promises.is_empty() {
+            return;
+        }
+        let promises = promises.to_vec();
+        let timeout = self.config.timeout;
+        tokio::spawn(async move {
+            for promise in promises {
+                let (chain_id, slot) = (promise.chain_id, promise.slot);
+                if let Err(error) = timed(timeout, watcher.submit_promise(promise)).await {
+                    warn!(%chain_id, %slot, %error, "the watcher did not take a promise");
+                }
+            }
+        });
     }
 }
 

@@ -6,9 +6,11 @@
 //! - [`book`]: locks, slot capacity and lock quotas.
 //! - [`store`]: issued promises in a redb database.
 //! - [`sequencer`]: the reference sequencer.
+//! - [`batcher`]: posts the reference sequencer's batches to its rollups' inboxes (SPEC §8).
 //! - [`gateway`]: the bundle gateway.
 
 pub mod api;
+pub mod batcher;
 pub mod book;
 pub mod gateway;
 pub mod promise;

@@ -82,6 +82,10 @@ struct Inner {
     book: Mutex<LockBook>,
     store: PromiseStore,
     selected: Mutex<HashMap<(ChainId, Slot), Selection>>,
+    /// The newest slot whose batch is being posted: no promise is signed for it or an older
+    /// one. Promises are signed and stored under the read guard, so sealing (the write guard)
+    /// waits for those in flight.
+    sealed: tokio::sync::RwLock<Option<Slot>>,
 }
 
 /// The lookahead's answer for a rollup's slot, as far as this sequencer cares.
@@ -121,6 +125,7 @@ impl PreconfSequencer {
             book: Mutex::new(book),
             store,
             selected: Mutex::new(HashMap::new()),
+            sealed: tokio::sync::RwLock::new(None),
         });
         tokio::spawn(expire_locks(Arc::downgrade(&inner)));
         Ok(Self { inner })
@@ -129,6 +134,37 @@ impl PreconfSequencer {
     /// The signer's address.
     pub fn address(&self) -> Address {
         self.inner.config.signer.address()
+    }
+
+    /// The L1 slot clock.
+    pub(crate) fn clock(&self) -> SlotClock {
+        self.inner.config.clock
+    }
+
+    /// The rollups it sequences.
+    pub(crate) fn chain_ids(&self) -> impl Iterator<Item = ChainId> + '_ {
+        self.inner.config.chain_ids.iter().copied()
+    }
+
+    /// Its lookahead client.
+    pub(crate) fn lookahead(&self) -> &HttpClient {
+        &self.inner.lookahead
+    }
+
+    /// The registry it is registered in.
+    pub(crate) fn registry(&self) -> Address {
+        self.inner.config.domain.registry
+    }
+
+    /// The promises issued for `slot`, in the order they were stored.
+    pub(crate) fn promises(&self, slot: Slot) -> Result<Vec<PromiseRecord>, PromiseStoreError> {
+        self.inner.store.by_slot(slot)
+    }
+
+    /// Stops promising `slot` and older slots, once the promises being signed are stored.
+    pub(crate) async fn seal(&self, slot: Slot) {
+        let mut sealed = self.inner.sealed.write().await;
+        *sealed = (*sealed).max(Some(slot));
     }
 
     /// Serves `preconf_` on `addr` (HTTP and WebSocket), with `rpc.discover`.
@@ -224,8 +260,23 @@ impl Inner {
         })
     }
 
-    /// Signs and durably stores promises for taken locks; gives their gas back if storing fails.
+    /// Signs and durably stores promises for taken locks; gives their gas back if storing fails
+    /// or a slot's batch is being posted already.
     async fn promise(&self, locks: Vec<(LockId, Lock)>) -> RpcResult<Vec<Promise>> {
+        let sealed = self.sealed.read().await;
+        if let Some(lock) =
+            locks.iter().map(|(_, lock)| lock).find(|lock| Some(lock.slot) <= *sealed)
+        {
+            let slot = lock.slot;
+            let mut book = self.book.lock().expect("not poisoned");
+            for (_, lock) in &locks {
+                book.forget_promised(lock.chain_id, lock.slot, lock.gas);
+            }
+            return Err(error(
+                SLOT_PAST,
+                format!("slot {slot} has passed: its batch is being posted"),
+            ));
+        }
         let records: Vec<PromiseRecord> = locks
             .into_iter()
             .map(|(lock_id, lock)| PromiseRecord {
@@ -249,6 +300,7 @@ impl Inner {
             warn!(error = %e, "a promise could not be stored; not issued");
             return Err(error(INTERNAL, format!("the promise could not be stored: {e}")));
         }
+        drop(sealed);
         Ok(records.into_iter().map(|record| record.promise).collect())
     }
 }

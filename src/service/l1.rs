@@ -13,6 +13,7 @@ use alloy::{
     transports::{RpcError, TransportError},
 };
 use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_sol_types::SolCall;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 use tracing::{debug, info};
@@ -48,6 +49,14 @@ pub enum L1Error {
     WouldRevert {
         /// The revert data (custom error selector and arguments).
         data: Bytes,
+    },
+    /// A contract's answer does not decode as its ABI says.
+    #[error("the answer of {to} does not decode: {message}")]
+    Decode {
+        /// The contract called.
+        to: Address,
+        /// The decoder's error.
+        message: String,
     },
     /// The transaction was mined and reverted.
     #[error("transaction {0} reverted")]
@@ -88,6 +97,18 @@ pub async fn header_rlp(provider: &DynProvider, number: u64) -> Result<Bytes, L1
 pub async fn seed_proof(provider: &DynProvider, anchor: u64) -> Result<(Bytes, Bytes), L1Error> {
     let next = anchor.checked_add(1).ok_or(L1Error::MissingBlock(u64::MAX))?;
     Ok((header_rlp(provider, anchor).await?, header_rlp(provider, next).await?))
+}
+
+/// `eth_call`s `call` on the contract at `to` (latest block) and decodes its answer.
+pub async fn call<C: SolCall>(
+    provider: &DynProvider,
+    to: Address,
+    call: C,
+) -> Result<C::Return, L1Error> {
+    let request = TransactionRequest::default().with_to(to).with_input(call.abi_encode());
+    let output = provider.call(request).await.map_err(node("calling a contract"))?;
+    C::abi_decode_returns(&output)
+        .map_err(|error| L1Error::Decode { to, message: error.to_string() })
 }
 
 /// How a [`TxSender`] waits for its transactions.
