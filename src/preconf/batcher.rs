@@ -13,11 +13,12 @@ use crate::{
         contract::{SequencerRegistry, SlotInbox},
         primitives::{ChainId, Slot, Window},
     },
-    rpc::api::LookaheadApiClient,
+    rpc::api::{LookaheadApiClient, NOT_SYNCED},
     service::l1::{L1Error, TxSender, call, seed_proof},
 };
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_sol_types::SolCall;
+use jsonrpsee::core::client::Error as ClientError;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 use tracing::{debug, info, warn};
 
@@ -30,7 +31,7 @@ const AFTER_SLOT: Duration = Duration::from_millis(150);
 pub enum BatchError {
     /// The lookahead could not be asked who sequences the slot.
     #[error("the lookahead: {0}")]
-    Lookahead(#[from] jsonrpsee::core::client::Error),
+    Lookahead(#[from] ClientError),
     /// L1 refused or did not answer.
     #[error(transparent)]
     L1(#[from] L1Error),
@@ -95,7 +96,12 @@ async fn post(
     slot: Slot,
     inbox: Address,
 ) -> Result<Option<B256>, BatchError> {
-    let entry = sequencer.lookahead().get_sequencer(chain_id, slot.0).await?;
+    let entry = match sequencer.lookahead().get_sequencer(chain_id, slot.0).await {
+        Ok(entry) => entry,
+        // Windows 0 and 1, or a lookahead still syncing: nobody is selected yet.
+        Err(ClientError::Call(call)) if call.code() == NOT_SYNCED => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
     let me = sequencer.address();
     if entry.sequencer.as_ref().is_none_or(|selected| selected.signer != me) {
         return Ok(None);
