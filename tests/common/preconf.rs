@@ -169,6 +169,11 @@ impl PreconfNet {
 
     /// [`Self::sequencer`] with `slot_gas` per rollup and slot.
     pub fn sequencer_with_gas(&self, operator: usize, slot_gas: u64) -> Process {
+        self.sequencer_with(operator, slot_gas, &[])
+    }
+
+    /// [`Self::sequencer_with_gas`] with more flags (e.g. `--post-batches=false`).
+    pub fn sequencer_with(&self, operator: usize, slot_gas: u64, extra: &[String]) -> Process {
         let key = self.dir.path().join(format!("key-{operator}"));
         let signer = &self.keys[devnet::sample_signer(operator)];
         std::fs::write(&key, hex::encode_prefixed(signer.to_bytes())).unwrap();
@@ -185,6 +190,7 @@ impl PreconfNet {
             format!("--slot-gas={slot_gas}"),
         ];
         args.extend(Self::rollups_of(operator).iter().map(|id| format!("--chain-id={id}")));
+        args.extend_from_slice(extra);
         Process::lookahead(&args, self.dir.path().join(format!("sequencer-{operator}.log")))
     }
 
@@ -197,13 +203,19 @@ impl PreconfNet {
 
     /// Starts a gateway with `ttl_ms` locks.
     pub fn gateway(&self, name: &str, ttl_ms: u64) -> Process {
-        let args = [
+        self.gateway_with(name, ttl_ms, &[])
+    }
+
+    /// [`Self::gateway`] with more flags (e.g. `--watcher=<url>`).
+    pub fn gateway_with(&self, name: &str, ttl_ms: u64, extra: &[String]) -> Process {
+        let mut args = vec![
             "gateway".to_owned(),
             format!("--lookahead-rpc={}", self.lookahead_url),
             format!("--l1-rpc={}", self.l1_url),
             format!("--http.port={}", super::anvil::free_port()),
             format!("--ttl-ms={ttl_ms}"),
         ];
+        args.extend_from_slice(extra);
         Process::lookahead(&args, self.dir.path().join(format!("gateway-{name}.log")))
     }
 
