@@ -43,6 +43,14 @@ pub(crate) struct DevnetArgs {
     /// The sample sequencers register `http://127.0.0.1:<base + account index>` (9601..9603).
     #[arg(long, default_value_t = devnet::SAMPLE_PORT_BASE)]
     sequencer_port_base: u16,
+    /// Also run a watcher (`lookahead watch`, dev account 7): it slashes broken promises and
+    /// reports missed slots; its `watch_` RPC is on `--watch.port` (give it to gateways with
+    /// `--watcher`).
+    #[arg(long)]
+    watcher: bool,
+    /// Port of the watcher's `watch_` RPC.
+    #[arg(long = "watch.port", default_value_t = 8549)]
+    watch_port: u16,
     #[command(flatten)]
     serve: ServeArgs,
 }
@@ -72,7 +80,16 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
     let l1 = anvil.url.clone();
     let l1_chain_id =
         provider.get_chain_id().await.wrap_err("while asking anvil for its chain id")?;
+    let watcher = args.watcher.then(|| WatcherArgs {
+        l1_rpc: anvil.url.clone(),
+        datadir: datadir.join("watcher"),
+        port: args.watch_port,
+    });
+    let watch_url = watcher.as_ref().map(|w| format!("http://127.0.0.1:{}", w.port));
     let on_ready: OnReady = Box::new(move |addr, shared| {
+        if let Some(watcher) = watcher {
+            tokio::spawn(run_watcher(watcher, format!("http://{addr}")));
+        }
         let line = serde_json::json!({
             "rpcUrl": format!("http://{addr}"),
             "wsUrl": format!("ws://{addr}"),
@@ -80,6 +97,7 @@ pub(crate) async fn run(args: DevnetArgs) -> eyre::Result<()> {
             "l1ChainId": l1_chain_id,
             "registry": registry,
             "rollups": SAMPLE_ROLLUPS.iter().map(|id| format!("{:#x}", id)).collect::<Vec<_>>(),
+            "watchRpcUrl": watch_url,
             "inboxes": inboxes.iter().map(|(id, inbox)| (format!("{id:#x}"), serde_json::json!(inbox))).collect::<serde_json::Map<_, _>>(),
         });
         println!("{line}");
@@ -130,6 +148,42 @@ async fn report_progress(shared: Arc<SharedEngine>) {
             "window from slot {} {verb} (anchor block {anchor}); slots where one operator sequences all sample rollups: {shared_slots:?}",
             event.from_slot
         );
+    }
+}
+
+/// Where the devnet's watcher runs.
+struct WatcherArgs {
+    l1_rpc: String,
+    datadir: PathBuf,
+    port: u16,
+}
+
+/// Runs `lookahead watch` as a child process with dev account [`devnet::WATCHER_ACCOUNT`]'s key
+/// until the devnet stops (the child is killed with it; it resumes from its database).
+async fn run_watcher(watcher: WatcherArgs, lookahead_rpc: String) {
+    let result = async {
+        std::fs::create_dir_all(&watcher.datadir)?;
+        let key =
+            &devnet::dev_signers(devnet::WATCHER_ACCOUNT + 1)[devnet::WATCHER_ACCOUNT as usize];
+        let key_file = watcher.datadir.join("key");
+        std::fs::write(&key_file, alloy_primitives::hex::encode_prefixed(key.to_bytes()))?;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .arg("watch")
+            .arg(format!("--lookahead-rpc={lookahead_rpc}"))
+            .arg(format!("--l1-rpc={}", watcher.l1_rpc))
+            .arg(format!("--key={}", key_file.display()))
+            .arg(format!("--datadir={}", watcher.datadir.display()))
+            .arg(format!("--http.port={}", watcher.port))
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        info!(port = watcher.port, "watcher started");
+        child.wait().await
+    }
+    .await;
+    match result {
+        Ok(status) => warn!(%status, "the watcher stopped"),
+        Err(error) => warn!(%error, "the watcher could not run"),
     }
 }
 
