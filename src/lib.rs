@@ -79,8 +79,8 @@ pub use self::core::{
     primitives::{ChainId, Slot, Window},
     registry::{Registry, RegistryError, Rollup, Sequencer},
     schedule::{
-        ChangeKind, CrossEntry, EntryStatus, MAX_QUERY_SLOTS, QueryError, Schedule, ScheduleEntry,
-        ScheduleNotification, SequencerInfo,
+        ChangeKind, CrossEntry, EntryStatus, MAX_QUERY_SLOTS, QueryError, RollupInfo, Schedule,
+        ScheduleEntry, ScheduleNotification, SequencerInfo,
     },
     seed::{Anchor, naive_seed, window_seed},
     selection::{MAX_DRAWS, MAX_SEQUENCERS, Selected, SequencerRecord, length_at, select},

@@ -4,11 +4,11 @@
 
 mod common;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, U256};
 use common::chain::{self, BlockSpec};
 use sequencer_lookahead::{
     Block, BlockRef, ChainId, ChangeKind, Engine, EngineError, EntryStatus, Finality, QueryError,
-    Slot, Window, select,
+    ScheduleEntry, Slot, Window, select,
 };
 
 const DEPLOYMENT: u64 = 1;
@@ -367,4 +367,64 @@ fn endpoint_updates_are_reported_when_applied_and_reverted() {
             .iter()
             .all(|e| e.sequencer.as_ref().is_none_or(|s| s.rpc_url != "http://127.0.0.1:7777"))
     );
+}
+
+#[test]
+fn slashes_misses_exits_and_evictions_are_reported_as_record_changes() {
+    let blocks = registry_chain(9, 0);
+    let (rollup_10, rollup_20) = (ChainId::from(10u64), ChainId::from(20u64));
+    let no_bond = U256::ZERO;
+    // Block 10 is in window 2: a forced exit included there takes effect from window 5, beyond
+    // the horizon (window 3). Each case: the event, its rollup, and the record it leaves.
+    let cases = [
+        (chain::slashed(10, 1, 8, 5), rollup_10, 1, (no_bond, 0, Some(Window(5)))),
+        (chain::miss_reported(10, 0, 9, 1, 1), rollup_10, 0, (no_bond, 1, None)),
+        (chain::evicted(20, 1, 5), rollup_20, 1, (U256::from(1), 0, Some(Window(5)))),
+        (chain::exit(20, 0, 5), rollup_20, 0, (U256::from(1), 0, Some(Window(5)))),
+    ];
+    for (event, chain_id, index, expected) in cases {
+        let mut engine = engine_over(&blocks);
+        let served = |engine: &Engine| engine.schedule().entries(chain_id, Slot(8), 8).unwrap();
+        let record = |engine: &Engine| {
+            let records = engine.schedule().active_sequencers(chain_id, Window(3)).unwrap();
+            let record = records.into_iter().find(|r| r.index == index).expect("active");
+            (record.bond, record.misses, record.active_until)
+        };
+        let before = served(&engine);
+        assert_eq!(record(&engine), (U256::from(1), 0, None));
+        let mut specs = chain::plain(1);
+        specs[0].events = vec![event.clone()];
+        let block = chain::extend(Some(&blocks[8]), 10, &specs, 0);
+
+        let changes = engine.apply(&chain::committed(&block)).unwrap();
+        assert_eq!(changes.endpoints.iter().copied().collect::<Vec<_>>(), [chain_id], "{event:?}");
+        assert!(changes.extended.is_empty() && changes.reorged.is_empty());
+        assert_eq!(record(&engine), expected, "the served record: {event:?}");
+        let after = served(&engine);
+        let who = |entries: &[ScheduleEntry]| {
+            entries.iter().map(|e| e.sequencer.as_ref().map(|s| s.index)).collect::<Vec<_>>()
+        };
+        assert_eq!(who(&after), who(&before), "nobody else is selected in a fixed window");
+        let events = engine.schedule().notifications(&changes);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!((events[0].kind, events[0].chain_id), (ChangeKind::Endpoint, chain_id));
+        assert_eq!(events[0].from_slot, Slot(8), "from the head's window");
+        assert_eq!(events[0].entries, after);
+
+        let reverted = engine.apply(&chain::reverted(&block)).unwrap();
+        assert_eq!(reverted.endpoints.iter().copied().collect::<Vec<_>>(), [chain_id]);
+        assert_eq!(record(&engine), (U256::from(1), 0, None), "the revert restores the record");
+        let events = engine.schedule().notifications(&reverted);
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].entries, before);
+    }
+
+    // Neither an inbox change nor a seed checkpoint changes what a schedule entry says.
+    let mut specs = chain::plain(1);
+    specs[0].events = vec![chain::inbox_set(10, 0xb0, 0, false), chain::seed_checkpointed(3)];
+    let quiet = chain::extend(Some(&blocks[8]), 10, &specs, 0);
+    let mut engine = engine_over(&blocks);
+    assert!(engine.apply(&chain::committed(&quiet)).unwrap().is_empty());
+    let rollup = engine.schedule().rollup_info(rollup_10).unwrap();
+    assert_eq!(rollup.inbox, Some(Address::repeat_byte(0xb0)));
 }

@@ -4,6 +4,8 @@
 //! deployments and tests.
 
 #![allow(missing_docs)]
+// The generated event constructors take one argument per field (`SequencerRegistered` has 8).
+#![allow(clippy::too_many_arguments)]
 
 alloy_sol_types::sol!(
     #[sol(all_derives)]

@@ -177,8 +177,11 @@ pub struct ScheduleChanges {
     pub reorged: Vec<Window>,
     /// Windows that were fixed and no longer are (a revert took back their anchor).
     pub retracted: Vec<Window>,
-    /// Rollups whose records' endpoints (`rpcUrl`) changed, by an `EndpointUpdated` applied
-    /// or reverted: served entries name the new endpoints at once.
+    /// Rollups with a record whose served data changed without changing who is selected in a
+    /// fixed window — its endpoint (`EndpointUpdated`), bond or misses (`Slashed`,
+    /// `MissReported`), or exit window (`ExitRequested`, `Slashed`, `Evicted`: always at least
+    /// three windows ahead, beyond the horizon) — applied or reverted: served entries carry the
+    /// new data at once.
     pub endpoints: BTreeSet<ChainId>,
 }
 
@@ -268,7 +271,7 @@ impl Dirty {
 struct Touched {
     /// Each window whose anchor was set or removed, with its anchor hash before.
     anchors: BTreeMap<Window, Option<B256>>,
-    /// Rollups whose endpoints changed.
+    /// Rollups with a record whose served data changed ([`ScheduleChanges::endpoints`]).
     endpoints: BTreeSet<ChainId>,
 }
 
@@ -558,22 +561,32 @@ impl Engine {
     fn apply_logs(&mut self, block: &Block, entry: &mut BlockUndo, touched: &mut Touched) {
         for (position, log) in block.logs.iter().enumerate() {
             if let Some(undo) = self.apply_log(block.number, position, log) {
-                touched.endpoints.extend(self.endpoint_change(&undo));
+                touched.endpoints.extend(self.served_record_change(&undo));
                 entry.registry.push(undo);
             }
         }
     }
 
-    /// The rollup whose endpoint `undo` restores, if it restores a record that differs from the
-    /// current one only in its `rpcUrl`: an `EndpointUpdated`, applied or about to be reverted.
-    fn endpoint_change(&self, undo: &Undo) -> Option<ChainId> {
+    /// The rollup whose record `undo` restores, if that record and the current one are the
+    /// same registration (operator, signer, activation, array position, not withdrawn) whose
+    /// served data differs: its endpoint, bond, misses or exit window — an `EndpointUpdated`,
+    /// `ExitRequested`, `Slashed`, `MissReported` or `Evicted`, applied or about to be reverted.
+    /// A new exit window takes effect three windows (`ACTIVATION_DELAY`) after its block at the
+    /// earliest, beyond the horizon, so no fixed window changes: only the served records do.
+    fn served_record_change(&self, undo: &Undo) -> Option<ChainId> {
         let Undo::RestoreSequencer(chain_id, index, other) = undo else { return None };
         let current = self.state.registry.rollup(*chain_id)?.sequencers.get(*index)?;
-        let only_endpoint = current.record == other.record
+        let same_registration = current.record.operator == other.record.operator
+            && current.record.active_from == other.record.active_from
+            && current.record.exists_from == other.record.exists_from
             && current.signer == other.signer
-            && current.withdrawn == other.withdrawn
-            && current.rpc_url != other.rpc_url;
-        only_endpoint.then_some(*chain_id)
+            && !current.withdrawn
+            && !other.withdrawn;
+        let served_data_differs = current.rpc_url != other.rpc_url
+            || current.bond != other.bond
+            || current.misses != other.misses
+            || current.record.active_until != other.record.active_until;
+        (same_registration && served_data_differs).then_some(*chain_id)
     }
 
     /// Applies one log if it is the registry's; skips (with a warning and a count) one that
@@ -658,7 +671,7 @@ impl Engine {
         let entry = self.state.journal.pop().expect("checked: the block is in the journal");
         debug_assert_eq!(entry.head.hash, block.hash);
         for undo in entry.registry.into_iter().rev() {
-            touched.endpoints.extend(self.endpoint_change(&undo));
+            touched.endpoints.extend(self.served_record_change(&undo));
             self.dirty.undo(&undo);
             self.state.registry.undo(undo);
         }

@@ -10,7 +10,7 @@ use crate::core::{
     seed::naive_seed,
     selection::select,
 };
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
 /// The most slots one query may ask for.
@@ -28,7 +28,8 @@ pub enum EntryStatus {
     Finalized,
 }
 
-/// A selected sequencer with what a gateway needs to reach it.
+/// A selected sequencer with what a gateway needs to reach it, and what backs its promises
+/// (SPEC §8): the bond still held, its reported misses and its exit window.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SequencerInfo {
@@ -40,6 +41,16 @@ pub struct SequencerInfo {
     pub signer: Address,
     /// Where it serves its `preconf_` API.
     pub rpc_url: String,
+    /// The bond still held, in wei (0x-hex): the registration's less miss penalties; 0 once
+    /// slashed or withdrawn. A promise is worth at most this.
+    pub bond: U256,
+    /// Reported misses in the record's current span; evicted at three.
+    pub misses: u8,
+    /// The first window the record is active in.
+    pub active_from: Window,
+    /// The first window it is no longer active in (exclusive), once it exited or was forced
+    /// out (slashed, evicted); `None` while it stays.
+    pub active_until: Option<Window>,
 }
 
 impl SequencerInfo {
@@ -49,8 +60,30 @@ impl SequencerInfo {
             operator: sequencer.record.operator,
             signer: sequencer.signer,
             rpc_url: sequencer.rpc_url.clone(),
+            bond: sequencer.bond,
+            misses: sequencer.misses,
+            active_from: sequencer.record.active_from,
+            active_until: sequencer.record.active_until,
         }
     }
+}
+
+/// A registered rollup as `lookahead_getRollup` serves it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollupInfo {
+    /// The rollup.
+    pub chain_id: ChainId,
+    /// The account that may change `minBond` and the inbox.
+    pub admin: Address,
+    /// The bond required of registrations, in wei (0x-hex); a record whose remaining bond is
+    /// below it backs its promises with less than the rollup asks for.
+    pub min_bond: U256,
+    /// The length of the sequencer array: every index, also freed ones and those that exist
+    /// only from a later window (the contract's `rollup(chainId).sequencerCount`).
+    pub sequencer_count: usize,
+    /// The inbox that judges the slots of the head's window (SPEC §8), if one does.
+    pub inbox: Option<Address>,
 }
 
 /// One rollup's sequencer in one slot.
@@ -135,8 +168,10 @@ pub enum ChangeKind {
     /// A reorg changed entries that were already served (the new entries are listed; a window
     /// that is no longer fixed lists none).
     Reorged,
-    /// A record's endpoint (`rpcUrl`) changed: the served entries from the head's window to the
-    /// horizon, with the new endpoints (a gateway re-routes without polling).
+    /// A served record's data changed — its endpoint (`rpcUrl`), bond, misses or exit window —
+    /// without changing who is selected in a fixed window (a forced exit takes effect beyond the
+    /// horizon): the served entries from the head's window to the horizon, with the new data (a
+    /// gateway re-routes, or stops routing to a record that lost its bond, without polling).
     Endpoint,
 }
 
@@ -144,7 +179,7 @@ pub enum ChangeKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleNotification {
-    /// Extended or reorged.
+    /// Extended, reorged or endpoint.
     pub kind: ChangeKind,
     /// The rollup.
     pub chain_id: ChainId,
@@ -253,6 +288,22 @@ impl<'a> Schedule<'a> {
             .filter(|(_, sequencer)| sequencer.record.is_active(window))
             .map(|(index, sequencer)| SequencerInfo::new(index, sequencer))
             .collect())
+    }
+
+    /// `chain_id`'s admin, bond requirement, array length and the inbox in force for the head's
+    /// window.
+    pub fn rollup_info(&self, chain_id: ChainId) -> Result<RollupInfo, QueryError> {
+        let rollup = self.rollup(chain_id)?;
+        let head = self.engine.head().ok_or(QueryError::NotSynced)?;
+        let clock = &self.engine.config().clock;
+        let window = clock.slot_at(head.timestamp).map_or(Window(0), |slot| clock.window_of(slot));
+        Ok(RollupInfo {
+            chain_id,
+            admin: rollup.admin,
+            min_bond: rollup.min_bond,
+            sequencer_count: rollup.sequencers.len(),
+            inbox: rollup.inbox_at(window),
+        })
     }
 
     /// The schedules of several rollups side by side, with the operator shared by all of them

@@ -5,7 +5,7 @@
 use crate::core::{
     engine::EngineStatus,
     primitives::{ChainId, Slot},
-    schedule::{ScheduleEntry, ScheduleNotification, SequencerInfo},
+    schedule::{RollupInfo, ScheduleEntry, ScheduleNotification, SequencerInfo},
 };
 use alloy_primitives::Address;
 use jsonrpsee::{
@@ -26,11 +26,12 @@ pub const TOO_OLD: i32 = -39003;
 pub const NOT_SYNCED: i32 = -39004;
 
 /// Every method of the namespace, as called over JSON-RPC.
-pub const METHOD_NAMES: [&str; 9] = [
+pub const METHOD_NAMES: [&str; 10] = [
     "lookahead_status",
     "lookahead_getSchedule",
     "lookahead_getSequencer",
     "lookahead_getSequencers",
+    "lookahead_getRollup",
     "lookahead_getCrossSchedule",
     "lookahead_nextSharedSlot",
     "lookahead_naive",
@@ -92,6 +93,10 @@ pub trait LookaheadApi {
         window: Option<u64>,
     ) -> RpcResult<Vec<SequencerInfo>>;
 
+    /// A rollup's admin, `minBond`, array length and the inbox in force for the head's window.
+    #[method(name = "getRollup")]
+    fn get_rollup(&self, chain_id: ChainId) -> RpcResult<RollupInfo>;
+
     /// Several rollups' schedules side by side, with the shared operator of each slot.
     #[method(name = "getCrossSchedule")]
     fn get_cross_schedule(
@@ -113,7 +118,8 @@ pub trait LookaheadApi {
     #[method(name = "naive")]
     fn naive(&self, chain_id: ChainId, n: u64) -> RpcResult<Vec<Option<SequencerInfo>>>;
 
-    /// `lookahead_subscribe("schedule", [chainId]?)`: pushes `extended` and `reorged` changes.
+    /// `lookahead_subscribe("schedule", [chainId]?)`: pushes `extended`, `reorged` and
+    /// `endpoint` changes (a served record's endpoint, bond, misses or exit window changed).
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = ScheduleNotification)]
     async fn subscribe_schedule(
         &self,

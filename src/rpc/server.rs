@@ -11,7 +11,7 @@ use crate::{
     core::{
         engine::Engine,
         primitives::{ChainId, Slot, Window},
-        schedule::{MAX_QUERY_SLOTS, QueryError, ScheduleEntry, SequencerInfo},
+        schedule::{MAX_QUERY_SLOTS, QueryError, RollupInfo, ScheduleEntry, SequencerInfo},
     },
     rpc::{
         api::{
@@ -175,6 +175,10 @@ impl LookaheadApiServer for LookaheadRpc {
             }
         };
         engine.schedule().active_sequencers(chain_id, window).map_err(query_error)
+    }
+
+    fn get_rollup(&self, chain_id: ChainId) -> RpcResult<RollupInfo> {
+        self.shared.read().schedule().rollup_info(chain_id).map_err(query_error)
     }
 
     fn get_cross_schedule(

@@ -167,3 +167,69 @@ pub fn endpoint(chain_id: u64, index: u64, url: &str) -> SequencerRegistryEvents
         rpcUrl: url.into(),
     })
 }
+
+/// `InboxSet(chainId, inbox)` in force from `from_window`; `replaces_last` replaces the newest
+/// entry of the rollup's inbox history instead of appending.
+pub fn inbox_set(
+    chain_id: u64,
+    inbox: u8,
+    from_window: u64,
+    replaces_last: bool,
+) -> SequencerRegistryEvents {
+    SequencerRegistryEvents::InboxSet(SequencerRegistry::InboxSet {
+        chainId: U256::from(chain_id),
+        inbox: Address::repeat_byte(inbox),
+        fromWindow: from_window,
+        replacesLast: replaces_last,
+    })
+}
+
+/// `Slashed(chainId, index, slot)`: a broken promise took the record's bond; active until
+/// `active_until`.
+pub fn slashed(chain_id: u64, index: u64, slot: u64, active_until: u64) -> SequencerRegistryEvents {
+    SequencerRegistryEvents::Slashed(SequencerRegistry::Slashed {
+        chainId: U256::from(chain_id),
+        index: U256::from(index),
+        slot,
+        promiseDigest: keccak256(slot.to_be_bytes()),
+        amount: U256::from(1),
+        challenger: Address::repeat_byte(0xc1),
+        activeUntil: active_until,
+    })
+}
+
+/// `MissReported(chainId, index, slot, penalty, misses)`.
+pub fn miss_reported(
+    chain_id: u64,
+    index: u64,
+    slot: u64,
+    penalty: u64,
+    misses: u8,
+) -> SequencerRegistryEvents {
+    SequencerRegistryEvents::MissReported(SequencerRegistry::MissReported {
+        chainId: U256::from(chain_id),
+        index: U256::from(index),
+        slot,
+        penalty: U256::from(penalty),
+        misses,
+    })
+}
+
+/// `Evicted(chainId, index, activeUntil)`.
+pub fn evicted(chain_id: u64, index: u64, active_until: u64) -> SequencerRegistryEvents {
+    SequencerRegistryEvents::Evicted(SequencerRegistry::Evicted {
+        chainId: U256::from(chain_id),
+        index: U256::from(index),
+        activeUntil: active_until,
+    })
+}
+
+/// `SeedCheckpointed(window)`: changes nothing the mirror keeps.
+pub fn seed_checkpointed(window: u64) -> SequencerRegistryEvents {
+    SequencerRegistryEvents::SeedCheckpointed(SequencerRegistry::SeedCheckpointed {
+        window,
+        seed: keccak256(window.to_be_bytes()),
+        anchorNumber: U256::from(window),
+        anchorHash: B256::repeat_byte(0xa7),
+    })
+}
