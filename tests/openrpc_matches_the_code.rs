@@ -12,7 +12,8 @@ use jsonrpsee::{
 };
 use sequencer_lookahead::{
     BlockRef, ChainId, ChangeKind, Engine, EngineConfig, EngineStatus, EntryStatus, HeadStatus,
-    ReorgStatus, ScheduleEntry, ScheduleNotification, SequencerInfo, Slot, SlotClock, Window,
+    ReorgStatus, RollupInfo, ScheduleEntry, ScheduleNotification, SequencerInfo, Slot, SlotClock,
+    Window,
     preconf::{
         api::{self as preconf_api, *},
         promise::Promise,
@@ -118,6 +119,20 @@ fn sequencer_info() -> SequencerInfo {
         operator: Address::repeat_byte(1),
         signer: Address::repeat_byte(2),
         rpc_url: "http://127.0.0.1:9601".into(),
+        bond: U256::from(10u64).pow(U256::from(18u64)),
+        misses: 1,
+        active_from: Window(3),
+        active_until: Some(Window(9)),
+    }
+}
+
+fn rollup_info() -> RollupInfo {
+    RollupInfo {
+        chain_id: ChainId::from(0x65u64),
+        admin: Address::repeat_byte(0xad),
+        min_bond: U256::from(10u64).pow(U256::from(17u64)),
+        sequencer_count: 3,
+        inbox: Some(Address::repeat_byte(0x1b)),
     }
 }
 
@@ -211,6 +226,7 @@ fn samples() -> BTreeMap<&'static str, Sample> {
         ("lookahead_getSchedule", (value(vec![entry()]), vec![])),
         ("lookahead_getSequencer", (value(entry()), vec![])),
         ("lookahead_getSequencers", (value(vec![sequencer_info()]), vec![])),
+        ("lookahead_getRollup", (value(rollup_info()), vec![])),
         ("lookahead_getCrossSchedule", (value(vec![cross]), vec![])),
         ("lookahead_nextSharedSlot", (value(Some(Slot(40))), vec![])),
         ("lookahead_naive", (value(vec![Some(sequencer_info()), None]), vec![])),
@@ -414,6 +430,7 @@ fn error_codes_are_the_codes_constants() {
         preconf_api::LOOKAHEAD_UNAVAILABLE,
         preconf_api::INTERNAL,
         preconf_api::BUNDLE_FAILED,
+        preconf_api::UNDERBONDED,
     ]
     .into_iter()
     .map(i64::from)

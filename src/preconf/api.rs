@@ -6,7 +6,10 @@
 //! for another chain, -39106 slot capacity used, -39107 ttl out of range, -39108 lock quota,
 //! -39109 unknown lock, -39110 lock expired, -39111 rollup not served here, -39112 the
 //! lookahead cannot be asked, -39113 internal (storage). Errors of `gateway_` carry -39200 and
-//! name the failing leg in the message and in `data` (`{chainId, sequencer, code, message}`).
+//! name the failing leg in the message and in `data` (`{chainId, sequencer, code, message}`);
+//! a leg's `code` is the sequencer's, or the gateway's own: -39200, or -39201 when the leg's
+//! record holds less bond than its rollup's `minBond` (SPEC §8: its promise would be backed by
+//! nothing, so the gateway does not route to it).
 
 use super::{book::LockId, promise::Promise};
 use crate::core::primitives::{ChainId, Slot};
@@ -42,6 +45,11 @@ pub const LOOKAHEAD_UNAVAILABLE: i32 = -39112;
 pub const INTERNAL: i32 = -39113;
 /// A bundle failed; the message and `data` name the leg.
 pub const BUNDLE_FAILED: i32 = -39200;
+
+/// A leg's code (in a -39200 error's `data`, or a best-effort receipt's `failed`): the record
+/// the lookahead names holds less bond than its rollup's `minBond`, so the gateway did not route
+/// the leg to it.
+pub const UNDERBONDED: i32 = -39201;
 
 /// Lock ttl when a request gives none, in milliseconds.
 pub const DEFAULT_TTL_MS: u64 = 500;

@@ -6,6 +6,10 @@
 //! When one operator sequences every leg at one endpoint (the slot's `sharedOperator`), the
 //! gateway sends one `preconf_lockAndConfirm` instead: one round less.
 //!
+//! A leg whose record holds less bond than its rollup's `minBond` (`lookahead_getRollup`) is not
+//! routed at all (SPEC §8): the bond is what a broken promise costs, and that record's promise
+//! would be backed by nothing. The leg fails with [`UNDERBONDED`] before any lock is taken.
+//!
 //! With a watcher (SPEC §8), every promise the gateway hands out is also handed to it
 //! (`watch_submitPromise`), in the background, so a broken one is slashed.
 
@@ -25,7 +29,7 @@ use crate::{
     service::deadline::with_deadline,
     watch::api::WatchApiClient,
 };
-use alloy_primitives::{Address, B256, Bytes, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use futures::future::join_all;
 use jsonrpsee::{
     core::{RpcResult, async_trait, client::Error as ClientError},
@@ -50,6 +54,10 @@ const FIRST_SLOTS: u64 = 4;
 /// refused lock (the sequencer checks the lookahead itself), never a wrong promise (each is
 /// checked against the signer of the record the lookahead named).
 const ROUTE_CACHE: Duration = Duration::from_millis(100);
+/// How long a rollup's `minBond` read from the lookahead is reused. Only its admin changes it,
+/// and only for future registrations; a record's bond (in the route) is never older than
+/// [`ROUTE_CACHE`].
+const MIN_BOND_CACHE: Duration = Duration::from_secs(1);
 /// The most legs (rollups) one bundle may have.
 pub const MAX_LEGS: usize = 16;
 
@@ -79,6 +87,7 @@ struct Inner {
     watcher: Option<HttpClient>,
     sequencers: Mutex<HashMap<String, HttpClient>>,
     routes: Mutex<HashMap<RouteKey, CachedRoutes>>,
+    min_bonds: Mutex<HashMap<ChainId, (Instant, U256)>>,
 }
 
 /// A cross-schedule query: the rollups, the first slot and the count.
@@ -106,6 +115,7 @@ impl Gateway {
                 watcher,
                 sequencers: Mutex::new(HashMap::new()),
                 routes: Mutex::new(HashMap::new()),
+                min_bonds: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -211,6 +221,53 @@ impl Inner {
         Ok(entries)
     }
 
+    /// `chain_id`'s `minBond`, reused for [`MIN_BOND_CACHE`].
+    async fn min_bond(&self, chain_id: ChainId) -> Result<U256, ErrorObjectOwned> {
+        if let Some((fetched, min_bond)) =
+            self.min_bonds.lock().expect("not poisoned").get(&chain_id)
+            && fetched.elapsed() < MIN_BOND_CACHE
+        {
+            return Ok(*min_bond);
+        }
+        let rollup = timed(self.config.timeout, self.lookahead.get_rollup(chain_id))
+            .await
+            .map_err(lookahead_failure)?;
+        let mut min_bonds = self.min_bonds.lock().expect("not poisoned");
+        min_bonds.retain(|_, (fetched, _)| fetched.elapsed() < MIN_BOND_CACHE);
+        min_bonds.insert(chain_id, (Instant::now(), rollup.min_bond));
+        Ok(rollup.min_bond)
+    }
+
+    /// Splits `routes` into the legs whose record holds at least its rollup's `minBond` and the
+    /// failed legs of those that hold less ([`UNDERBONDED`]).
+    async fn bonded(
+        &self,
+        routes: Vec<Route>,
+    ) -> Result<(Vec<Route>, Vec<FailedLeg>), ErrorObjectOwned> {
+        let min_bonds = join_all(routes.iter().map(|route| self.min_bond(route.chain_id))).await;
+        let mut bonded = Vec::with_capacity(routes.len());
+        let mut refused = Vec::new();
+        for (route, min_bond) in routes.into_iter().zip(min_bonds) {
+            let min_bond = min_bond?;
+            let sequencer = &route.sequencer;
+            if sequencer.bond >= min_bond {
+                bonded.push(route);
+                continue;
+            }
+            refused.push(failed(
+                route.chain_id,
+                Some(sequencer.operator),
+                UNDERBONDED,
+                format!(
+                    "record {} holds {} wei of bond, below the rollup's minBond of {min_bond} wei: \
+                     its promise would be backed by nothing",
+                    sequencer.index, sequencer.bond
+                ),
+            ));
+        }
+        Ok((bonded, refused))
+    }
+
     /// Locks every leg in parallel; each result in leg order.
     async fn lock_all(
         &self,
@@ -297,16 +354,20 @@ impl Inner {
         let legs = legs(request.txs)?;
         let bundle_id = B256::random();
         let (slot, routes, shared_operator) = self.route(legs, request.slot).await?;
+        let (routes, mut failures) = self.bonded(routes).await?;
+        if !failures.is_empty() && request.mode == BundleMode::Atomic {
+            return Err(bundle_failed("route", failures));
+        }
 
         let one_endpoint =
             routes.windows(2).all(|pair| pair[0].sequencer.rpc_url == pair[1].sequencer.rpc_url);
         if shared_operator.is_some() && one_endpoint && routes.len() > 1 {
-            return self.send_shared(slot, bundle_id, &routes).await;
+            let receipt = self.send_shared(slot, bundle_id, &routes).await?;
+            return Ok(BundleReceipt { failed: failures, ..receipt });
         }
 
         let locks = self.lock_all(slot, bundle_id, &routes).await;
         let mut held = Vec::new();
-        let mut failures = Vec::new();
         for (route, lock) in routes.iter().zip(locks) {
             match lock {
                 Ok(receipt) => held.push((route, receipt.lock_id)),
