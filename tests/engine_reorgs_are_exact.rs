@@ -1,8 +1,10 @@
 //! The engine's central claim: after any sequence of commits, reverts, reorgs (up to 64 blocks
 //! deep) and finality updates, its state equals the state computed from scratch over the final
-//! canonical chain. Streams have random registry events (consistent or not), spoofed and
-//! garbage logs, missed slots, empty windows and window boundaries, and start before the
-//! registry's deployment. `PROPTEST_CASES` overrides the default of 10,000 sequences.
+//! canonical chain. Streams have random registry events (consistent or not) — registrations,
+//! exits, withdrawals, endpoints, and SPEC §8's inbox changes (appended and replacing),
+//! slashes, reported misses, evictions and seed checkpoints — spoofed and garbage logs, missed
+//! slots, empty windows and window boundaries, and start before the registry's deployment.
+//! `PROPTEST_CASES` overrides the default of 10,000 sequences.
 
 mod common;
 
@@ -23,13 +25,32 @@ fn event() -> impl Strategy<Value = SequencerRegistryEvents> {
     let chain_id = 1u64..=3;
     let index = 0u64..5;
     prop_oneof![
-        chain_id.clone().prop_map(chain::rollup),
-        (chain_id.clone(), index.clone(), 1u8..=4, 0u64..40)
+        1 => chain_id.clone().prop_map(chain::rollup),
+        1 => (chain_id.clone(), index.clone(), 1u8..=4, 0u64..40)
             .prop_map(|(c, i, operator, from)| chain::sequencer(c, i, operator, from)),
-        (chain_id.clone(), index.clone(), 0u64..45)
+        1 => (chain_id.clone(), index.clone(), 0u64..45)
             .prop_map(|(c, i, until)| chain::exit(c, i, until)),
-        (chain_id.clone(), index.clone()).prop_map(|(c, i)| chain::withdrawn(c, i)),
-        (chain_id, index).prop_map(|(c, i)| chain::endpoint(c, i, "http://10.0.0.1:1")),
+        1 => (chain_id.clone(), index.clone()).prop_map(|(c, i)| chain::withdrawn(c, i)),
+        1 => (chain_id, index).prop_map(|(c, i)| chain::endpoint(c, i, "http://10.0.0.1:1")),
+        3 => accountability(),
+    ]
+}
+
+/// The SPEC §8 events: inbox changes (appended or replacing the newest), slashes, reported
+/// misses, evictions and seed checkpoints.
+fn accountability() -> impl Strategy<Value = SequencerRegistryEvents> {
+    let chain_id = 1u64..=3;
+    let index = 0u64..5;
+    prop_oneof![
+        (chain_id.clone(), prop_oneof![Just(0u8), 0xb0u8..0xb4], 0u64..45, any::<bool>())
+            .prop_map(|(c, inbox, from, replaces)| chain::inbox_set(c, inbox, from, replaces)),
+        (chain_id.clone(), index.clone(), 0u64..200, 3u64..45)
+            .prop_map(|(c, i, slot, until)| chain::slashed(c, i, slot, until)),
+        (chain_id.clone(), index.clone(), 0u64..200, 0u64..2, 1u8..=3).prop_map(
+            |(c, i, slot, penalty, misses)| chain::miss_reported(c, i, slot, penalty, misses)
+        ),
+        (chain_id, index, 3u64..45).prop_map(|(c, i, until)| chain::evicted(c, i, until)),
+        (2u64..45).prop_map(chain::seed_checkpointed),
     ]
 }
 
