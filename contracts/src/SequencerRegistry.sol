@@ -71,6 +71,10 @@ contract SequencerRegistry {
     address public constant HISTORY_STORAGE = 0x0000F90827F1C53a10cb7A02335B175320002935;
     /// @notice How many past block hashes the EIP-2935 contract serves.
     uint256 public constant HISTORY_SERVE_WINDOW = 8191;
+    /// @notice The longest window: a window's anchor must stay provable (EIP-2935) until its
+    ///         slots can no longer be slashed, `WITHDRAWAL_DELAY + 2` windows later, or nobody
+    ///         could checkpoint its seed in time to hold a sequencer to account.
+    uint64 public constant MAX_WINDOW_SLOTS = uint64(HISTORY_SERVE_WINDOW) / (WITHDRAWAL_DELAY + 2);
 
     // ------------------------------------------------------------------------------------------
     // Types and storage
@@ -208,7 +212,7 @@ contract SequencerRegistry {
     // Errors
     // ------------------------------------------------------------------------------------------
 
-    /// @notice `slotSeconds` or `windowSlots` is zero.
+    /// @notice `slotSeconds` or `windowSlots` is zero, or `windowSlots` exceeds `MAX_WINDOW_SLOTS`.
     error InvalidTiming();
     /// @notice The block is before `genesisTime`, so it has no slot.
     error BeforeGenesis(uint256 timestamp, uint64 genesisTime);
@@ -295,9 +299,9 @@ contract SequencerRegistry {
 
     /// @param genesisTime_ Unix time of slot 0 (the beacon chain genesis on public networks).
     /// @param slotSeconds_ Seconds per slot (12 on public networks).
-    /// @param windowSlots_ Slots per window (32, one epoch, by default).
+    /// @param windowSlots_ Slots per window (32, one epoch, by default; at most `MAX_WINDOW_SLOTS`).
     constructor(uint64 genesisTime_, uint64 slotSeconds_, uint64 windowSlots_) {
-        if (slotSeconds_ == 0 || windowSlots_ == 0) revert InvalidTiming();
+        if (slotSeconds_ == 0 || windowSlots_ == 0 || windowSlots_ > MAX_WINDOW_SLOTS) revert InvalidTiming();
         genesisTime = genesisTime_;
         slotSeconds = slotSeconds_;
         windowSlots = windowSlots_;
