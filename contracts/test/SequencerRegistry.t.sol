@@ -42,6 +42,13 @@ contract SequencerRegistryTest is RegistryFixture {
         new SequencerRegistry(GENESIS, SLOT_SECONDS, 0);
     }
 
+    function test_constructor_revertsOnWindowsLongerThanTheHashHistoryAllows() public {
+        vm.assertEq(registry.MAX_WINDOW_SLOTS(), 240, "8191 / (32 + 2)");
+        new SequencerRegistry(GENESIS, SLOT_SECONDS, 240);
+        vm.expectRevert(SequencerRegistry.InvalidTiming.selector);
+        new SequencerRegistry(GENESIS, SLOT_SECONDS, 241);
+    }
+
     function test_slotAt_revertsBeforeGenesis() public {
         vm.expectRevert(abi.encodeWithSelector(SequencerRegistry.BeforeGenesis.selector, GENESIS - 1, GENESIS));
         registry.slotAt(GENESIS - 1);
