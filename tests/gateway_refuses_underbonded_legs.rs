@@ -9,7 +9,9 @@ mod common;
 
 use alloy_primitives::{Address, Bytes, U256};
 use common::chain;
-use jsonrpsee::{core::client::Error as ClientError, http_client::HttpClientBuilder};
+use jsonrpsee::{
+    core::client::Error as ClientError, http_client::HttpClientBuilder, server::ServerConfig,
+};
 use sequencer_lookahead::{
     ChainId, Engine, RegistryDomain, Slot,
     preconf::{
@@ -17,7 +19,9 @@ use sequencer_lookahead::{
             BUNDLE_FAILED, BundleMode, BundleRequest, BundleTx, FailedLeg, GatewayApiClient,
             UNDERBONDED,
         },
+        endpoint::EndpointPolicy,
         gateway::{Gateway, GatewayConfig},
+        limiter::ClientLimits,
     },
     rpc::{self, api::LookaheadApiClient},
     service::shared::SharedEngine,
@@ -67,10 +71,12 @@ async fn a_leg_whose_record_lost_its_bond_is_not_routed() {
         ttl_ms: 200,
         timeout: Duration::from_secs(2),
         clock: chain::config(1).clock,
+        endpoints: EndpointPolicy { allow_private: true },
+        clients: ClientLimits::DEFAULT,
     };
     let gateway = Gateway::new(config, lookahead.clone(), None);
     let (gateway_addr, gateway_server) =
-        gateway.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        gateway.serve("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).await.unwrap();
     let client = HttpClientBuilder::default().build(format!("http://{gateway_addr}")).unwrap();
 
     let Err(ClientError::Call(error)) = client.send_bundle(bundle(BundleMode::Atomic)).await else {

@@ -73,7 +73,7 @@ struct NoGateway;
 
 #[async_trait]
 impl GatewayApiServer for NoGateway {
-    async fn send_bundle(&self, _: BundleRequest) -> RpcResult<BundleReceipt> {
+    async fn send_bundle(&self, _: &Extensions, _: BundleRequest) -> RpcResult<BundleReceipt> {
         unreachable!("never called")
     }
 }

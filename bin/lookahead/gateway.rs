@@ -1,12 +1,17 @@
 //! `lookahead gateway`: the bundle gateway as a process.
 
-use crate::upstream::{UpstreamArgs, run_until_shutdown};
+use crate::{
+    limits::RpcLimits,
+    upstream::{UpstreamArgs, run_until_shutdown},
+};
 use clap::Args;
 use eyre::{WrapErr, bail};
 use jsonrpsee::http_client::HttpClientBuilder;
 use sequencer_lookahead::preconf::{
     api::MAX_TTL_MS,
+    endpoint::EndpointPolicy,
     gateway::{Gateway, GatewayConfig},
+    limiter::ClientLimits,
 };
 use std::{
     net::{IpAddr, SocketAddr},
@@ -34,6 +39,24 @@ pub(crate) struct GatewayArgs {
     /// a sequencer that breaks one is slashed.
     #[arg(long)]
     watcher: Option<String>,
+    /// Also dial sequencer endpoints at loopback, private, link-local and other non-public
+    /// addresses (for devnets). Off by default: endpoints come from a permissionless registry.
+    #[arg(long)]
+    allow_private_endpoints: bool,
+    /// Bundles one client (IP address) may send per second, on average.
+    #[arg(long, default_value_t = 50)]
+    bundles_per_second: u32,
+    /// Bundles one client may send at once after being idle.
+    #[arg(long, default_value_t = 100)]
+    bundle_burst: u32,
+    /// Bundles of one client in flight at once.
+    #[arg(long, default_value_t = 16)]
+    bundles_in_flight: u32,
+    /// Clients tracked at once (idle ones are forgotten; new ones wait while all are busy).
+    #[arg(long, default_value_t = 10_000)]
+    max_clients: usize,
+    #[command(flatten)]
+    limits: RpcLimits,
 }
 
 /// Serves `gateway_sendBundle` until Ctrl-C.
@@ -53,10 +76,22 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
                 .wrap_err_with(|| format!("while creating a client for the watcher at {url}"))
         })
         .transpose()?;
-    let config = GatewayConfig { domain, ttl_ms: args.ttl_ms, timeout, clock };
+    let config = GatewayConfig {
+        domain,
+        ttl_ms: args.ttl_ms,
+        timeout,
+        clock,
+        endpoints: EndpointPolicy { allow_private: args.allow_private_endpoints },
+        clients: ClientLimits {
+            per_second: args.bundles_per_second,
+            burst: args.bundle_burst,
+            in_flight: args.bundles_in_flight,
+            max_clients: args.max_clients,
+        },
+    };
     let gateway = Gateway::new(config, lookahead, watcher);
     let (addr, server) = gateway
-        .serve(SocketAddr::new(args.http_addr, args.http_port))
+        .serve(SocketAddr::new(args.http_addr, args.http_port), args.limits.config())
         .await
         .wrap_err("while starting the gateway RPC server")?;
     info!(%addr, registry = %domain.registry, l1_chain_id = domain.l1_chain_id, "gateway listening");

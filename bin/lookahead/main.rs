@@ -12,6 +12,7 @@
 mod devnet;
 mod follow;
 mod gateway;
+mod limits;
 mod sequencer;
 mod serve;
 mod upstream;

@@ -1,6 +1,9 @@
 //! `lookahead sequencer`: the reference preconf sequencer as a process.
 
-use crate::upstream::{UpstreamArgs, run_until_shutdown};
+use crate::{
+    limits::RpcLimits,
+    upstream::{UpstreamArgs, run_until_shutdown},
+};
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, U256};
 use clap::Args;
@@ -49,12 +52,22 @@ pub(crate) struct SequencerArgs {
     /// Gas one slot holds per rollup (sum of the locked and promised txs' gas limits).
     #[arg(long, default_value_t = 30_000_000)]
     slot_gas: u64,
-    /// Open locks one caller (connection) may hold.
+    /// Open locks one client (IP address, over all its connections) may hold.
     #[arg(long, default_value_t = 256)]
     locks_per_caller: usize,
     /// Open locks in total.
     #[arg(long, default_value_t = 4096)]
     locks_total: usize,
+    /// Share of a slot's gas (per rollup) one client IP may hold, locked and promised, in
+    /// percent: no single client can lock a whole slot.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=100))]
+    caller_slot_share: u64,
+    /// Transactions one sender (the transactions' signer) may have locked or promised in one
+    /// slot of one rollup.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+    sender_txs_per_slot: u64,
+    #[command(flatten)]
+    limits: RpcLimits,
     /// Post a batch to the rollup's inbox (SPEC §8) for every slot this signer is selected for,
     /// from the signer's account on `--l1-rpc`: the promised hashes, in order. Without batches
     /// every selected slot closes as missed, and every promise as broken.
@@ -85,6 +98,8 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
             slot_gas: args.slot_gas,
             locks_per_caller: args.locks_per_caller,
             locks_total: args.locks_total,
+            caller_slot_gas: percent_of(args.slot_gas, args.caller_slot_share),
+            sender_txs_per_slot: usize::try_from(args.sender_txs_per_slot).unwrap_or(usize::MAX),
         },
     };
     warn_if_unregistered(&lookahead, &args.chain_ids, config.signer.address()).await;
@@ -99,7 +114,7 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
     }
     let signer = sequencer.address();
     let (addr, server) = sequencer
-        .serve(SocketAddr::new(args.http_addr, args.http_port))
+        .serve(SocketAddr::new(args.http_addr, args.http_port), args.limits.config())
         .await
         .wrap_err("while starting the preconf RPC server")?;
     let chain_ids: Vec<String> = args.chain_ids.iter().map(ToString::to_string).collect();
@@ -122,6 +137,11 @@ async fn warn_if_unregistered(lookahead: &HttpClient, chain_ids: &[ChainId], sig
             Err(error) => warn!(%chain_id, %error, "could not read the rollup's sequencers"),
         }
     }
+}
+
+/// `percent` % of `value`, rounded down.
+fn percent_of(value: u64, percent: u64) -> u64 {
+    u64::try_from(u128::from(value) * u128::from(percent) / 100).unwrap_or(u64::MAX)
 }
 
 fn parse_chain_id(value: &str) -> Result<ChainId, String> {

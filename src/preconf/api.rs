@@ -5,11 +5,14 @@
 //! beyond the lookahead's horizon, -39104 a transaction does not decode, -39105 a transaction
 //! for another chain, -39106 slot capacity used, -39107 ttl out of range, -39108 lock quota,
 //! -39109 unknown lock, -39110 lock expired, -39111 rollup not served here, -39112 the
-//! lookahead cannot be asked, -39113 internal (storage). Errors of `gateway_` carry -39200 and
+//! lookahead cannot be asked, -39113 internal (storage), -39114 a transaction held in the slot
+//! already. -39108 covers every quota: open locks per client IP and in total, a client's share
+//! of a slot's gas, and transactions per sender and slot. Errors of `gateway_` carry -39200 and
 //! name the failing leg in the message and in `data` (`{chainId, sequencer, code, message}`);
 //! a leg's `code` is the sequencer's, or the gateway's own: -39200, or -39201 when the leg's
 //! record holds less bond than its rollup's `minBond` (SPEC §8: its promise would be backed by
-//! nothing, so the gateway does not route to it).
+//! nothing, so the gateway does not route to it), or -39203 when the record's endpoint is not
+//! dialled. A client over its share of `gateway_sendBundle` gets -39202.
 
 use super::{book::LockId, promise::Promise};
 use crate::core::primitives::{ChainId, Slot};
@@ -43,8 +46,15 @@ pub const NOT_SERVED: i32 = -39111;
 pub const LOOKAHEAD_UNAVAILABLE: i32 = -39112;
 /// Storage failed.
 pub const INTERNAL: i32 = -39113;
+/// A transaction is locked or promised in the slot already.
+pub const DUPLICATE_TX: i32 = -39114;
 /// A bundle failed; the message and `data` name the leg.
 pub const BUNDLE_FAILED: i32 = -39200;
+/// The client (IP address) sent more bundles than its share: per second, or in flight at once.
+pub const RATE_LIMITED: i32 = -39202;
+/// A leg's code: its record's registered endpoint is not dialled (not http(s), or a
+/// non-public address without `--allow-private-endpoints`).
+pub const ENDPOINT_REFUSED: i32 = -39203;
 
 /// A leg's code (in a -39200 error's `data`, or a best-effort receipt's `failed`): the record
 /// the lookahead names holds less bond than its rollup's `minBond`, so the gateway did not route
@@ -198,6 +208,6 @@ pub struct BundleReceipt {
 #[rpc(server, client, namespace = "gateway")]
 pub trait GatewayApi {
     /// Routes a cross-rollup bundle to the slot's sequencers with lock, then confirm.
-    #[method(name = "sendBundle")]
+    #[method(name = "sendBundle", with_extensions)]
     async fn send_bundle(&self, request: BundleRequest) -> RpcResult<BundleReceipt>;
 }

@@ -13,7 +13,14 @@
 //! With a watcher (SPEC §8), every promise the gateway hands out is also handed to it
 //! (`watch_submitPromise`), in the background, so a broken one is slashed.
 
-use super::{api::*, book::LockId, promise::Promise, unix_ms};
+use super::{
+    api::*,
+    book::LockId,
+    endpoint::EndpointPolicy,
+    limiter::{ClientLimiter, ClientLimits},
+    promise::Promise,
+    unix_ms,
+};
 use crate::{
     core::{
         clock::SlotClock,
@@ -23,8 +30,9 @@ use crate::{
     },
     rpc::{
         api::{CrossScheduleEntry, LookaheadApiClient},
-        error::{invalid_params, rpc_error_with},
+        error::{invalid_params, rpc_error, rpc_error_with},
         openrpc,
+        peer::{Peer, serve_with_peers},
     },
     service::deadline::with_deadline,
     watch::api::WatchApiClient,
@@ -33,8 +41,9 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use futures::future::join_all;
 use jsonrpsee::{
     core::{RpcResult, async_trait, client::Error as ClientError},
-    http_client::{HttpClient, HttpClientBuilder},
-    server::ServerHandle,
+    Extensions,
+    http_client::HttpClient,
+    server::{ServerConfig, ServerHandle},
     types::ErrorObjectOwned,
 };
 use std::{
@@ -61,6 +70,11 @@ const MIN_BOND_CACHE: Duration = Duration::from_secs(1);
 /// The most legs (rollups) one bundle may have.
 pub const MAX_LEGS: usize = 16;
 
+/// Endpoints (accepted or refused) remembered, at most; one more evicts another.
+const MAX_ENDPOINTS: usize = 1024;
+/// How long an endpoint's verdict (a client, or why it is refused) is reused.
+const ENDPOINT_CACHE: Duration = Duration::from_secs(60);
+
 /// Gateway settings.
 #[derive(Clone, Copy, Debug)]
 pub struct GatewayConfig {
@@ -72,6 +86,10 @@ pub struct GatewayConfig {
     pub timeout: Duration,
     /// The L1 slot clock: the first slot targeted starts at least two ttls from now.
     pub clock: SlotClock,
+    /// Which registered endpoints are dialled.
+    pub endpoints: EndpointPolicy,
+    /// What one client (IP address) may ask of `gateway_sendBundle`.
+    pub clients: ClientLimits,
 }
 
 /// A running gateway; cheap to clone.
@@ -85,10 +103,14 @@ struct Inner {
     config: GatewayConfig,
     lookahead: HttpClient,
     watcher: Option<HttpClient>,
-    sequencers: Mutex<HashMap<String, HttpClient>>,
+    sequencers: Mutex<HashMap<String, Dialled>>,
+    clients: Mutex<ClientLimiter>,
     routes: Mutex<HashMap<RouteKey, CachedRoutes>>,
     min_bonds: Mutex<HashMap<ChainId, (Instant, U256)>>,
 }
+
+/// An endpoint's client, or why it is not dialled, and since when.
+type Dialled = (Instant, Result<HttpClient, String>);
 
 /// A cross-schedule query: the rollups, the first slot and the count.
 type RouteKey = (Vec<ChainId>, Slot, u64);
@@ -114,33 +136,55 @@ impl Gateway {
                 lookahead,
                 watcher,
                 sequencers: Mutex::new(HashMap::new()),
+                clients: Mutex::new(ClientLimiter::new(config.clients)),
                 routes: Mutex::new(HashMap::new()),
                 min_bonds: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// Serves `gateway_` on `addr` (HTTP and WebSocket), with `rpc.discover`.
-    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    /// Serves `gateway_` on `addr` (HTTP and WebSocket) within `limits`, with `rpc.discover`;
+    /// clients are told apart by IP address.
+    pub async fn serve(
+        self,
+        addr: SocketAddr,
+        limits: ServerConfig,
+    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["gateway"])?;
-        let server = jsonrpsee::server::Server::builder().build(addr).await?;
-        let bound = server.local_addr()?;
-        Ok((bound, server.start(module)))
+        serve_with_peers(addr, limits, module).await
     }
 }
 
 impl Inner {
-    fn client(&self, url: &str) -> Result<HttpClient, ErrorObjectOwned> {
-        let mut sequencers = self.sequencers.lock().expect("not poisoned");
-        if let Some(client) = sequencers.get(url) {
-            return Ok(client.clone());
+    /// The client of a registered endpoint, if the endpoint policy allows dialling it.
+    async fn client(&self, url: &str) -> Result<HttpClient, String> {
+        if let Some((checked, dialled)) = self.sequencers.lock().expect("not poisoned").get(url)
+            && checked.elapsed() < ENDPOINT_CACHE
+        {
+            return dialled.clone();
         }
-        let client =
-            HttpClientBuilder::default().request_timeout(self.config.timeout).build(url).map_err(
-                |e| gateway_error(format!("endpoint {url} is unusable: {e}"), Vec::new()),
-            )?;
-        sequencers.insert(url.to_owned(), client.clone());
-        Ok(client)
+        let dialled = self
+            .config
+            .endpoints
+            .dial(url, self.config.timeout)
+            .await
+            .map_err(|e| format!("endpoint {url} is not dialled: {e}"));
+        let mut sequencers = self.sequencers.lock().expect("not poisoned");
+        if sequencers.len() >= MAX_ENDPOINTS && !sequencers.contains_key(url) {
+            sequencers.retain(|_, (checked, _)| checked.elapsed() < ENDPOINT_CACHE);
+            if let Some(evicted) = sequencers.keys().next().cloned() {
+                sequencers.remove(&evicted);
+            }
+        }
+        sequencers.insert(url.to_owned(), (Instant::now(), dialled.clone()));
+        dialled
+    }
+
+    /// The client of a leg's sequencer, or the leg's failure when its endpoint is refused.
+    async fn leg_client(&self, route: &Route) -> Result<HttpClient, FailedLeg> {
+        self.client(&route.sequencer.rpc_url).await.map_err(|message| {
+            failed(route.chain_id, Some(route.sequencer.operator), ENDPOINT_REFUSED, message)
+        })
     }
 
     /// The slot to target and each leg's sequencer there.
@@ -150,8 +194,11 @@ impl Inner {
         slot: Option<Slot>,
     ) -> Result<(Slot, Vec<Route>, Option<Address>), ErrorObjectOwned> {
         let chain_ids: Vec<ChainId> = legs.iter().map(|(chain_id, _)| *chain_id).collect();
-        let served =
-            |entry: &CrossScheduleEntry| entry.entries.values().all(|e| e.sequencer.is_some());
+        // Every leg's rollup must be in the answer with a sequencer: the lookahead's answer is
+        // input too, never trusted to have the shape asked for.
+        let served = |entry: &CrossScheduleEntry| {
+            chain_ids.iter().all(|id| entry.entries.get(id).is_some_and(|e| e.sequencer.is_some()))
+        };
         let (from, counts) = match slot {
             Some(slot) => (slot, [1, 1]),
             None => (self.earliest_slot(), [FIRST_SLOTS, SEARCH_SLOTS]),
@@ -180,9 +227,9 @@ impl Inner {
         };
         let routes = legs
             .into_iter()
-            .map(|(chain_id, txs)| {
-                let sequencer = entry.entries[&chain_id].sequencer.clone().expect("checked above");
-                Route { chain_id, txs, sequencer }
+            .filter_map(|(chain_id, txs)| {
+                let sequencer = entry.entries.get(&chain_id)?.sequencer.clone()?;
+                Some(Route { chain_id, txs, sequencer })
             })
             .collect();
         Ok((entry.slot, routes, entry.shared_operator))
@@ -277,7 +324,7 @@ impl Inner {
     ) -> Vec<Result<LockReceipt, FailedLeg>> {
         let ttl = Duration::from_millis(self.config.ttl_ms);
         join_all(routes.iter().map(|route| async move {
-            let client = self.client(&route.sequencer.rpc_url).map_err(|e| leg_failed(route, e))?;
+            let client = self.leg_client(route).await?;
             let request = LockRequest {
                 chain_id: route.chain_id,
                 slot,
@@ -293,7 +340,7 @@ impl Inner {
     /// Releases the held locks (best effort: they lapse anyway).
     async fn release(&self, held: &[(&Route, LockId)]) {
         join_all(held.iter().map(|(route, lock_id)| async move {
-            if let Ok(client) = self.client(&route.sequencer.rpc_url) {
+            if let Ok(client) = self.client(&route.sequencer.rpc_url).await {
                 let released = timed(self.config.timeout, client.release(*lock_id)).await;
                 debug!(%lock_id, ?released, "released");
             }
@@ -309,7 +356,7 @@ impl Inner {
         held: &[(&Route, LockId)],
     ) -> Vec<Result<Promise, FailedLeg>> {
         join_all(held.iter().map(|(route, lock_id)| async move {
-            let client = self.client(&route.sequencer.rpc_url).map_err(|e| leg_failed(route, e))?;
+            let client = self.leg_client(route).await?;
             let promise = timed(self.config.timeout, client.confirm(*lock_id))
                 .await
                 .map_err(|e| leg_failed(route, e))?;
@@ -413,8 +460,13 @@ impl Inner {
         bundle_id: B256,
         routes: &[Route],
     ) -> RpcResult<BundleReceipt> {
-        let first = &routes[0];
-        let client = self.client(&first.sequencer.rpc_url)?;
+        let Some(first) = routes.first() else {
+            return Err(bundle_failed("lock-and-confirm", Vec::new()));
+        };
+        let client = self
+            .leg_client(first)
+            .await
+            .map_err(|leg| bundle_failed("lock-and-confirm", vec![leg]))?;
         let request = CommitRequest {
             slot,
             bundle_id,
@@ -463,8 +515,13 @@ impl Inner {
 
 #[async_trait]
 impl GatewayApiServer for Gateway {
-    async fn send_bundle(&self, request: BundleRequest) -> RpcResult<BundleReceipt> {
-        self.inner.send(request).await
+    async fn send_bundle(&self, ext: &Extensions, request: BundleRequest) -> RpcResult<BundleReceipt> {
+        let client = Peer::of(ext).0;
+        let admitted = self.inner.clients.lock().expect("not poisoned").start(client, Instant::now());
+        admitted.map_err(|refusal| rpc_error(RATE_LIMITED, refusal.to_string()))?;
+        let result = self.inner.send(request).await;
+        self.inner.clients.lock().expect("not poisoned").finish(client);
+        result
     }
 }
 
@@ -538,13 +595,15 @@ impl From<ErrorObjectOwned> for ClientOrRpc {
 
 /// The bundle failed at `phase`; the message names the first failing leg, `data` lists all.
 fn bundle_failed(phase: &str, failures: Vec<FailedLeg>) -> ErrorObjectOwned {
-    let first = &failures[0];
-    let message = format!(
-        "{phase} failed for rollup {} (sequencer {}): {}",
-        first.chain_id,
-        first.sequencer.map_or("none".to_owned(), |s| s.to_string()),
-        first.message
-    );
+    let message = match failures.first() {
+        Some(first) => format!(
+            "{phase} failed for rollup {} (sequencer {}): {}",
+            first.chain_id,
+            first.sequencer.map_or("none".to_owned(), |s| s.to_string()),
+            first.message
+        ),
+        None => format!("{phase} failed"),
+    };
     gateway_error(message, failures)
 }
 

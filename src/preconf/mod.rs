@@ -8,11 +8,15 @@
 //! - [`sequencer`]: the reference sequencer.
 //! - [`batcher`]: posts the reference sequencer's batches to its rollups' inboxes (SPEC §8).
 //! - [`gateway`]: the bundle gateway.
+//! - [`endpoint`]: which registered endpoints the gateway and the watcher dial.
+//! - [`limiter`]: per-client request limits of the gateway.
 
 pub mod api;
 pub mod batcher;
 pub mod book;
+pub mod endpoint;
 pub mod gateway;
+pub mod limiter;
 pub mod promise;
 pub mod sequencer;
 pub mod store;

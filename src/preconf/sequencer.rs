@@ -22,6 +22,7 @@ use crate::{
         api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
         error::rpc_error as error,
         openrpc,
+        peer::{Peer, serve_with_peers},
     },
 };
 use alloy::{
@@ -33,7 +34,7 @@ use jsonrpsee::{
     Extensions,
     core::{RpcResult, async_trait, client::Error as ClientError},
     http_client::HttpClient,
-    server::ServerHandle,
+    server::{ServerConfig, ServerHandle},
     types::ErrorObjectOwned,
 };
 use std::{
@@ -93,6 +94,8 @@ struct Inner {
 struct Selection {
     /// The selected record's operator and signer; `None` when no record is active.
     sequencer: Option<Named>,
+    /// The anchor of the slot's window the answer was computed from.
+    anchor: B256,
     fetched: Instant,
     finalized: bool,
 }
@@ -117,7 +120,7 @@ impl PreconfSequencer {
         let current = current_slot(&config.clock);
         for record in store.from_slot(current)? {
             let promise = &record.promise;
-            book.add_promised(promise.chain_id, promise.slot, record.gas);
+            book.add_promised(promise.chain_id, promise.slot, record.gas, &promise.tx_hashes);
         }
         let inner = Arc::new(Inner {
             config,
@@ -167,12 +170,15 @@ impl PreconfSequencer {
         *sealed = (*sealed).max(Some(slot));
     }
 
-    /// Serves `preconf_` on `addr` (HTTP and WebSocket), with `rpc.discover`.
-    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    /// Serves `preconf_` on `addr` (HTTP and WebSocket) within `limits`, with `rpc.discover`;
+    /// quotas are kept per client IP.
+    pub async fn serve(
+        self,
+        addr: SocketAddr,
+        limits: ServerConfig,
+    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["preconf"])?;
-        let server = jsonrpsee::server::Server::builder().build(addr).await?;
-        let bound = server.local_addr()?;
-        Ok((bound, server.start(module)))
+        serve_with_peers(addr, limits, module).await
     }
 }
 
@@ -195,11 +201,17 @@ impl Inner {
         Ok(())
     }
 
-    /// Asks the lookahead (or its recent answer) whether this signer sequences the slot.
-    async fn check_selected(&self, chain_id: ChainId, slot: Slot) -> RpcResult<()> {
+    /// Asks the lookahead (or its recent answer, unless `fresh`) whether this signer sequences
+    /// the slot; returns the anchor the answer rests on, `None` when that anchor is final.
+    async fn check_selected(
+        &self,
+        chain_id: ChainId,
+        slot: Slot,
+        fresh: bool,
+    ) -> RpcResult<Option<B256>> {
         let cached = self.selected.lock().expect("not poisoned").get(&(chain_id, slot)).copied();
         let selection = match cached {
-            Some(hit) if hit.finalized || hit.fetched.elapsed() < SCHEDULE_CACHE => hit,
+            Some(hit) if hit.finalized || (!fresh && hit.fetched.elapsed() < SCHEDULE_CACHE) => hit,
             _ => {
                 let entry = self
                     .lookahead
@@ -211,6 +223,7 @@ impl Inner {
                         .sequencer
                         .as_ref()
                         .map(|s| Named { operator: s.operator, signer: s.signer }),
+                    anchor: entry.anchor.hash,
                     fetched: Instant::now(),
                     finalized: entry.status == EntryStatus::Finalized,
                 };
@@ -221,7 +234,9 @@ impl Inner {
         };
         let me = self.config.signer.address();
         match selection.sequencer {
-            Some(named) if named.signer == me => Ok(()),
+            Some(named) if named.signer == me => {
+                Ok((!selection.finalized).then_some(selection.anchor))
+            }
             Some(Named { operator, signer }) => Err(error(
                 NOT_SELECTED,
                 format!(
@@ -247,17 +262,34 @@ impl Inner {
     ) -> RpcResult<Lock> {
         self.check_chain(chain_id)?;
         self.check_slot(slot)?;
-        let (tx_hashes, gas) = decode_txs(chain_id, txs)?;
-        self.check_selected(chain_id, slot).await?;
-        Ok(Lock {
+        let decoded = decode_txs(chain_id, txs)?;
+        let mut lock = Lock {
             chain_id,
             slot,
-            tx_hashes,
-            gas,
+            tx_hashes: decoded.iter().map(|tx| *tx.tx_hash()).collect(),
+            senders: Vec::new(),
+            gas: decoded.iter().fold(0u64, |gas, tx| gas.saturating_add(tx.gas_limit())),
             bundle_id,
             caller,
+            anchor: None,
             expires_at: Instant::now() + ttl,
-        })
+        };
+        // The cheap refusals first: duplicates, quotas and capacity, then the selection (one
+        // lookahead call at most), and only then the signatures.
+        self.book.lock().expect("not poisoned").precheck(Instant::now(), &lock).map_err(book_error)?;
+        lock.anchor = self.check_selected(chain_id, slot, false).await?;
+        lock.senders = recover_senders(&decoded)?;
+        Ok(lock)
+    }
+
+    /// Re-checks a taken lock's selection with a fresh answer of the lookahead, unless the
+    /// slot's anchor was final when it was locked: a reorg since may have replaced the anchor
+    /// and handed the slot to another sequencer.
+    async fn recheck_selected(&self, lock: &Lock) -> RpcResult<()> {
+        if lock.anchor.is_none() {
+            return Ok(());
+        }
+        self.check_selected(lock.chain_id, lock.slot, true).await.map(drop)
     }
 
     /// Signs and durably stores promises for taken locks; gives their gas back if storing fails
@@ -270,7 +302,7 @@ impl Inner {
             let slot = lock.slot;
             let mut book = self.book.lock().expect("not poisoned");
             for (_, lock) in &locks {
-                book.forget_promised(lock.chain_id, lock.slot, lock.gas);
+                book.forget_promised(lock);
             }
             return Err(error(
                 SLOT_PAST,
@@ -278,24 +310,24 @@ impl Inner {
             ));
         }
         let records: Vec<PromiseRecord> = locks
-            .into_iter()
+            .iter()
             .map(|(lock_id, lock)| PromiseRecord {
-                lock_id,
+                lock_id: *lock_id,
                 gas: lock.gas,
                 promise: Promise::sign(
                     &self.config.signer,
                     &self.config.domain,
                     lock.chain_id,
                     lock.slot,
-                    lock.tx_hashes,
+                    lock.tx_hashes.clone(),
                     lock.bundle_id,
                 ),
             })
             .collect();
         if let Err(e) = self.store.insert(records.clone()).await {
             let mut book = self.book.lock().expect("not poisoned");
-            for record in &records {
-                book.forget_promised(record.promise.chain_id, record.promise.slot, record.gas);
+            for (_, lock) in &locks {
+                book.forget_promised(lock);
             }
             warn!(error = %e, "a promise could not be stored; not issued");
             return Err(error(INTERNAL, format!("the promise could not be stored: {e}")));
@@ -336,10 +368,13 @@ impl PreconfApiServer for PreconfSequencer {
         let taken = inner.book.lock().expect("not poisoned").take(Instant::now(), lock_id);
         match taken {
             Ok(lock) => {
-                if let Err(passed) = inner.check_slot(lock.slot) {
-                    let mut book = inner.book.lock().expect("not poisoned");
-                    book.forget_promised(lock.chain_id, lock.slot, lock.gas);
-                    return Err(passed);
+                let checked = match inner.check_slot(lock.slot) {
+                    Ok(()) => inner.recheck_selected(&lock).await,
+                    Err(passed) => Err(passed),
+                };
+                if let Err(refusal) = checked {
+                    inner.book.lock().expect("not poisoned").forget_promised(&lock);
+                    return Err(refusal);
                 }
                 let mut promises = inner.promise(vec![(lock_id, lock)]).await?;
                 Ok(promises.remove(0))
@@ -414,17 +449,16 @@ async fn expire_locks(inner: Weak<Inner>) {
     }
 }
 
-/// Decodes the txs of one leg: each an EIP-2718 signed transaction for `chain_id` with a
-/// valid signature; returns their hashes and gas limits' sum.
-fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<(Vec<B256>, u64)> {
+/// Decodes the txs of one leg: each an EIP-2718 transaction for `chain_id`, nothing after it.
+/// Signatures are not recovered here (see [`recover_senders`]): that is the expensive part.
+fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<Vec<TxEnvelope>> {
     if txs.is_empty() || txs.len() > MAX_TXS_PER_LOCK {
         return Err(error(
             INVALID_TX,
             format!("a lock carries 1 to {MAX_TXS_PER_LOCK} transactions, got {}", txs.len()),
         ));
     }
-    let mut hashes = Vec::with_capacity(txs.len());
-    let mut gas: u64 = 0;
+    let mut decoded = Vec::with_capacity(txs.len());
     for (index, raw) in txs.iter().enumerate() {
         let mut bytes = raw.as_ref();
         let tx = TxEnvelope::decode_2718(&mut bytes)
@@ -450,13 +484,21 @@ fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<(Vec<B256>, u64)> {
                 ));
             }
         }
-        if let Err(e) = alloy::consensus::transaction::SignerRecoverable::recover_signer(&tx) {
-            return Err(error(INVALID_TX, format!("tx {index} has an invalid signature: {e}")));
-        }
-        gas = gas.saturating_add(tx.gas_limit());
-        hashes.push(*tx.tx_hash());
+        decoded.push(tx);
     }
-    Ok((hashes, gas))
+    Ok(decoded)
+}
+
+/// The senders of decoded txs; refuses a tx whose signature does not recover.
+fn recover_senders(txs: &[TxEnvelope]) -> RpcResult<Vec<Address>> {
+    txs.iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            alloy::consensus::transaction::SignerRecoverable::recover_signer(tx).map_err(|e| {
+                error(INVALID_TX, format!("tx {index} has an invalid signature: {e}"))
+            })
+        })
+        .collect()
 }
 
 fn ttl(ttl_ms: Option<u64>) -> RpcResult<Duration> {
@@ -466,9 +508,9 @@ fn ttl(ttl_ms: Option<u64>) -> RpcResult<Duration> {
     }
 }
 
-/// The caller, as far as quotas go: the RPC connection.
+/// The caller, as far as quotas go: the client's IP address.
 fn caller(ext: &Extensions) -> Caller {
-    Caller(ext.get::<jsonrpsee::ConnectionId>().map_or(0, |id| id.0 as u64))
+    Caller(Peer::of(ext).0)
 }
 
 fn current_slot(clock: &SlotClock) -> Slot {
@@ -482,7 +524,11 @@ fn internal(e: PromiseStoreError) -> ErrorObjectOwned {
 fn book_error(e: BookError) -> ErrorObjectOwned {
     let code = match e {
         BookError::Capacity { .. } => CAPACITY,
-        BookError::CallerQuota(_) | BookError::TotalQuota(_) => QUOTA,
+        BookError::CallerQuota(_)
+        | BookError::TotalQuota(_)
+        | BookError::CallerSlotGas { .. }
+        | BookError::SenderQuota { .. } => QUOTA,
+        BookError::Duplicate { .. } => DUPLICATE_TX,
         BookError::Expired(_) => LOCK_EXPIRED,
         BookError::Unknown(_) => UNKNOWN_LOCK,
     };

@@ -5,6 +5,7 @@
 //! - [`error`]: the one JSON-RPC error helper, and the mapping of query errors to codes.
 //! - [`server`]: [`LookaheadRpc`](server::LookaheadRpc) over a shared engine, and [`serve`](server::serve).
 //! - [`metrics`]: the request-metrics middleware, for this server and Reth's.
+//! - [`peer`]: serving with each request tagged by its client's IP, for per-client quotas.
 //! - [`openrpc`]: the OpenRPC document of every namespace, served by `rpc.discover`.
 //! - [`ui`]: the schedule page, an HTTP middleware that serves it next to JSON-RPC.
 //!
@@ -15,5 +16,6 @@ pub mod api;
 pub mod error;
 pub mod metrics;
 pub mod openrpc;
+pub mod peer;
 pub mod server;
 pub mod ui;

@@ -84,6 +84,18 @@ impl Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// SIGTERMs it and waits (up to 20 s) for it to exit; its exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        for _ in 0..400 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("it did not stop within 20 s of SIGTERM: {}", self.log());
+    }
 }
 
 impl Drop for Process {
@@ -188,6 +200,8 @@ impl PreconfNet {
                 self.dir.path().join(format!("sequencer-{operator}")).display()
             ),
             format!("--slot-gas={slot_gas}"),
+            // One test client (127.0.0.1) may use whole slots; the abuse test sets its own.
+            "--caller-slot-share=100".to_owned(),
         ];
         args.extend(Self::rollups_of(operator).iter().map(|id| format!("--chain-id={id}")));
         args.extend_from_slice(extra);
@@ -214,9 +228,38 @@ impl PreconfNet {
             format!("--l1-rpc={}", self.l1_url),
             format!("--http.port={}", super::anvil::free_port()),
             format!("--ttl-ms={ttl_ms}"),
+            // The sample sequencers are on loopback.
+            "--allow-private-endpoints".to_owned(),
         ];
         args.extend_from_slice(extra);
         Process::lookahead(&args, self.dir.path().join(format!("gateway-{name}.log")))
+    }
+
+    /// The dev key the watchers send from ([`devnet::WATCHER_ACCOUNT`]).
+    pub fn watcher_key(&self) -> PrivateKeySigner {
+        devnet::dev_signers(devnet::WATCHER_ACCOUNT + 1)
+            .swap_remove(devnet::WATCHER_ACCOUNT as usize)
+    }
+
+    /// Starts (or restarts, on the same database) `lookahead watch` named `name`, with the
+    /// watcher key and `extra` flags; each run of a name logs to a file of its own
+    /// (`watcher-<name>-<run>.log`).
+    pub fn watcher(&self, name: &str, extra: &[String]) -> Process {
+        let key = self.dir.path().join("watcher-key");
+        std::fs::write(&key, hex::encode_prefixed(self.watcher_key().to_bytes())).unwrap();
+        let mut args = vec![
+            "watch".to_owned(),
+            format!("--lookahead-rpc={}", self.lookahead_url),
+            format!("--l1-rpc={}", self.l1_url),
+            format!("--key={}", key.display()),
+            format!("--datadir={}", self.dir.path().join(format!("watcher-{name}")).display()),
+            format!("--http.port={}", super::anvil::free_port()),
+        ];
+        args.extend_from_slice(extra);
+        let run = (0..)
+            .find(|run| !self.dir.path().join(format!("watcher-{name}-{run}.log")).exists())
+            .unwrap();
+        Process::lookahead(&args, self.dir.path().join(format!("watcher-{name}-{run}.log")))
     }
 
     /// Waits (up to 90 s) until the lookahead has a slot where every rollup has a sequencer.

@@ -1,0 +1,163 @@
+//! Per-client limits of a public server: a token bucket of requests per second and a bound on
+//! requests in flight, per client IP, in a map that cannot grow without bound. Pure and
+//! synchronous; time is passed in.
+
+use std::{collections::HashMap, net::IpAddr, time::Instant};
+
+/// The limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// Requests one client may start per second, on average.
+    pub per_second: u32,
+    /// Requests one client may start at once after being idle (the bucket's size).
+    pub burst: u32,
+    /// Requests of one client in flight at once.
+    pub in_flight: u32,
+    /// Clients tracked at once; idle ones are forgotten first, and a new client is refused
+    /// while every tracked one is busy.
+    pub max_clients: usize,
+}
+
+impl ClientLimits {
+    /// The gateway's defaults: 50 requests per second with bursts of 100, 16 in flight, 10,000
+    /// clients.
+    pub const DEFAULT: Self = Self { per_second: 50, burst: 100, in_flight: 16, max_clients: 10_000 };
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The client started its share of requests.
+    #[error("client {0} exceeds {1} requests per second")]
+    Rate(IpAddr, u32),
+    /// The client has its share of requests in flight.
+    #[error("client {0} has {1} requests in flight, the most allowed")]
+    InFlight(IpAddr, u32),
+    /// Too many clients are busy at once.
+    #[error("{0} clients are busy; try again")]
+    Clients(usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Client {
+    tokens: f64,
+    refilled: Instant,
+    in_flight: u32,
+}
+
+/// The state of every tracked client.
+#[derive(Debug)]
+pub struct ClientLimiter {
+    limits: ClientLimits,
+    clients: HashMap<IpAddr, Client>,
+}
+
+impl ClientLimiter {
+    /// No client tracked yet.
+    pub fn new(limits: ClientLimits) -> Self {
+        Self { limits, clients: HashMap::new() }
+    }
+
+    /// Clients tracked.
+    pub fn tracked(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Admits a request of `client` at `now`, counting it in flight until [`Self::finish`].
+    pub fn start(&mut self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
+        let limits = self.limits;
+        if !self.clients.contains_key(&client) && self.clients.len() >= limits.max_clients {
+            self.forget_idle(now);
+            if self.clients.len() >= limits.max_clients {
+                return Err(Refusal::Clients(self.clients.len()));
+            }
+        }
+        let state = self.clients.entry(client).or_insert(Client {
+            tokens: f64::from(limits.burst),
+            refilled: now,
+            in_flight: 0,
+        });
+        refill(state, limits, now);
+        if state.in_flight >= limits.in_flight {
+            return Err(Refusal::InFlight(client, limits.in_flight));
+        }
+        if state.tokens < 1.0 {
+            return Err(Refusal::Rate(client, limits.per_second));
+        }
+        state.tokens -= 1.0;
+        state.in_flight += 1;
+        Ok(())
+    }
+
+    /// Ends a request [`Self::start`] admitted.
+    pub fn finish(&mut self, client: IpAddr) {
+        if let Some(state) = self.clients.get_mut(&client) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Forgets the clients with nothing in flight and a full bucket: they are as if new.
+    fn forget_idle(&mut self, now: Instant) {
+        let limits = self.limits;
+        self.clients.retain(|_, state| {
+            refill(state, limits, now);
+            state.in_flight > 0 || state.tokens < f64::from(limits.burst)
+        });
+    }
+}
+
+fn refill(state: &mut Client, limits: ClientLimits, now: Instant) {
+    let elapsed = now.saturating_duration_since(state.refilled).as_secs_f64();
+    state.tokens = (state.tokens + elapsed * f64::from(limits.per_second)).min(f64::from(limits.burst));
+    state.refilled = now;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const LIMITS: ClientLimits = ClientLimits { per_second: 10, burst: 2, in_flight: 2, max_clients: 2 };
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, n])
+    }
+
+    #[test]
+    fn a_client_gets_its_burst_then_its_rate() {
+        let now = Instant::now();
+        let mut limiter = ClientLimiter::new(LIMITS);
+        limiter.start(ip(1), now).unwrap();
+        limiter.finish(ip(1));
+        limiter.start(ip(1), now).unwrap();
+        limiter.finish(ip(1));
+        assert_eq!(limiter.start(ip(1), now), Err(Refusal::Rate(ip(1), 10)));
+        limiter.start(ip(1), now + Duration::from_millis(100)).unwrap();
+    }
+
+    #[test]
+    fn a_client_has_a_bounded_number_of_requests_in_flight() {
+        let now = Instant::now();
+        let limits = ClientLimits { burst: 10, ..LIMITS };
+        let mut limiter = ClientLimiter::new(limits);
+        limiter.start(ip(1), now).unwrap();
+        limiter.start(ip(1), now).unwrap();
+        assert_eq!(limiter.start(ip(1), now), Err(Refusal::InFlight(ip(1), 2)));
+        limiter.start(ip(2), now).unwrap();
+        limiter.finish(ip(1));
+        limiter.start(ip(1), now).unwrap();
+    }
+
+    #[test]
+    fn the_client_map_stays_bounded_and_forgets_idle_clients_first() {
+        let now = Instant::now();
+        let mut limiter = ClientLimiter::new(LIMITS);
+        limiter.start(ip(1), now).unwrap();
+        limiter.start(ip(2), now).unwrap();
+        assert_eq!(limiter.start(ip(3), now), Err(Refusal::Clients(2)));
+        limiter.finish(ip(1));
+        let later = now + Duration::from_secs(1);
+        limiter.start(ip(3), later).unwrap();
+        assert_eq!(limiter.tracked(), 2);
+    }
+}
