@@ -71,7 +71,7 @@ async fn a_leg_whose_record_lost_its_bond_is_not_routed() {
         ttl_ms: 200,
         timeout: Duration::from_secs(2),
         clock: chain::config(1).clock,
-        endpoints: EndpointPolicy { allow_private: true },
+        endpoints: EndpointPolicy { allow_private: true, allowed: Vec::new() },
         clients: ClientLimits::DEFAULT,
     };
     let gateway = Gateway::new(config, lookahead.clone(), None);

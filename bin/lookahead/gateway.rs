@@ -43,6 +43,10 @@ pub(crate) struct GatewayArgs {
     /// addresses (for devnets). Off by default: endpoints come from a permissionless registry.
     #[arg(long)]
     allow_private_endpoints: bool,
+    /// A `host:port` dialled even though it is not public (a known sequencer on a private
+    /// network); repeat for several.
+    #[arg(long = "allow-endpoint")]
+    allowed_endpoints: Vec<String>,
     /// Bundles one client (IP address) may send per second, on average.
     #[arg(long, default_value_t = 50)]
     bundles_per_second: u32,
@@ -81,7 +85,10 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
         ttl_ms: args.ttl_ms,
         timeout,
         clock,
-        endpoints: EndpointPolicy { allow_private: args.allow_private_endpoints },
+        endpoints: EndpointPolicy {
+            allow_private: args.allow_private_endpoints,
+            allowed: args.allowed_endpoints.clone(),
+        },
         clients: ClientLimits {
             per_second: args.bundles_per_second,
             burst: args.bundle_burst,

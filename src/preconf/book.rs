@@ -82,7 +82,9 @@ pub enum BookError {
     #[error("caller holds {0} open locks, the most allowed")]
     CallerQuota(usize),
     /// The caller holds its share of the slot's gas.
-    #[error("caller holds {held} gas of slot {slot} of rollup {chain_id}; {needed} more exceeds its share of {share}")]
+    #[error(
+        "caller holds {held} gas of slot {slot} of rollup {chain_id}; {needed} more exceeds its share of {share}"
+    )]
     CallerSlotGas {
         /// The rollup.
         chain_id: ChainId,
@@ -96,7 +98,9 @@ pub enum BookError {
         share: u64,
     },
     /// A sender has its quota of transactions in the slot.
-    #[error("sender {sender} has {limit} transactions in slot {slot} of rollup {chain_id}, the most allowed")]
+    #[error(
+        "sender {sender} has {limit} transactions in slot {slot} of rollup {chain_id}, the most allowed"
+    )]
     SenderQuota {
         /// The rollup.
         chain_id: ChainId,
@@ -471,7 +475,9 @@ mod tests {
         let hash = first.tx_hashes[0];
         book.lock(now, id(1), first.clone()).unwrap();
         let again = Lock { caller: caller(2), ..first.clone() };
-        assert!(matches!(book.precheck(now, &again), Err(BookError::Duplicate { hash: h, .. }) if h == hash));
+        assert!(
+            matches!(book.precheck(now, &again), Err(BookError::Duplicate { hash: h, .. }) if h == hash)
+        );
         let twice = Lock { tx_hashes: vec![B256::ZERO, B256::ZERO], ..lock(2, 10, now, 100) };
         assert!(matches!(book.lock(now, id(2), twice), Err(BookError::Duplicate { .. })));
         let promised = book.take(now, id(1)).unwrap();
@@ -483,7 +489,8 @@ mod tests {
     #[test]
     fn a_caller_holds_at_most_its_share_of_a_slot_even_through_promises() {
         let now = Instant::now();
-        let limits = Limits { caller_slot_gas: 50, locks_per_caller: 10, locks_total: 10, ..LIMITS };
+        let limits =
+            Limits { caller_slot_gas: 50, locks_per_caller: 10, locks_total: 10, ..LIMITS };
         let mut book = LockBook::new(limits);
         book.lock(now, id(1), lock(1, 30, now, 100)).unwrap();
         book.take(now, id(1)).unwrap();

@@ -18,10 +18,12 @@ pub const MAX_REQUEST_BYTES: u32 = 4 * 1024 * 1024;
 pub const MAX_RESPONSE_BYTES: u32 = 1024 * 1024;
 
 /// Which endpoints may be dialled.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EndpointPolicy {
     /// Also loopback, private, link-local and other non-public addresses (for devnets).
     pub allow_private: bool,
+    /// `host:port`s dialled even when non-public: known sequencers on a private network.
+    pub allowed: Vec<String>,
 }
 
 /// Why an endpoint is not dialled.
@@ -74,14 +76,17 @@ impl EndpointPolicy {
             _ => return Err(not_http()),
         };
         let host = uri.host().filter(|host| !host.is_empty()).ok_or_else(not_http)?;
-        if self.allow_private {
+        if self.allow_private
+            || self.allowed.iter().any(|allowed| *allowed == format!("{host}:{port}"))
+        {
             return Ok(());
         }
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let addresses: Vec<IpAddr> = match bare.parse::<IpAddr>() {
             Ok(ip) => vec![ip],
             Err(_) => {
-                let unresolved = |reason: String| EndpointError::Unresolved { host: host.to_owned(), reason };
+                let unresolved =
+                    |reason: String| EndpointError::Unresolved { host: host.to_owned(), reason };
                 let lookup = tokio::net::lookup_host((bare, port));
                 tokio::time::timeout(timeout, lookup)
                     .await
@@ -162,7 +167,9 @@ mod tests {
                 "{refused} is refused"
             );
         }
-        for not_http in ["ftp://1.1.1.1", "file:///etc/passwd", "1.1.1.1:80", "http://", "ws://1.1.1.1"] {
+        for not_http in
+            ["ftp://1.1.1.1", "file:///etc/passwd", "1.1.1.1:80", "http://", "ws://1.1.1.1"]
+        {
             assert!(policy.check(not_http, TIMEOUT).await.is_err(), "{not_http} is refused");
         }
         for public in ["http://1.1.1.1:9601", "https://8.8.8.8", "http://[2606:4700::1111]:80"] {
@@ -172,8 +179,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_devnet_may_allow_private_endpoints() {
-        let policy = EndpointPolicy { allow_private: true };
+        let policy = EndpointPolicy { allow_private: true, allowed: Vec::new() };
         assert!(policy.check("http://127.0.0.1:9601", TIMEOUT).await.is_ok());
         assert!(policy.check("ftp://127.0.0.1", TIMEOUT).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn known_private_endpoints_may_be_allowed_one_by_one() {
+        let policy =
+            EndpointPolicy { allow_private: false, allowed: vec!["127.0.0.1:9601".into()] };
+        assert!(policy.check("http://127.0.0.1:9601", TIMEOUT).await.is_ok());
+        assert!(policy.check("http://127.0.0.1:9602", TIMEOUT).await.is_err());
+        assert!(policy.check("http://127.0.0.1:6379", TIMEOUT).await.is_err());
     }
 }

@@ -40,8 +40,8 @@ use crate::{
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use futures::future::join_all;
 use jsonrpsee::{
-    core::{RpcResult, async_trait, client::Error as ClientError},
     Extensions,
+    core::{RpcResult, async_trait, client::Error as ClientError},
     http_client::HttpClient,
     server::{ServerConfig, ServerHandle},
     types::ErrorObjectOwned,
@@ -76,7 +76,7 @@ const MAX_ENDPOINTS: usize = 1024;
 const ENDPOINT_CACHE: Duration = Duration::from_secs(60);
 
 /// Gateway settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// The registry and its L1: the promises' EIP-712 domain.
     pub domain: RegistryDomain,
@@ -130,13 +130,14 @@ impl Gateway {
     /// A gateway that reads the schedule from `lookahead` and hands every promise it returns to
     /// `watcher`, if given.
     pub fn new(config: GatewayConfig, lookahead: HttpClient, watcher: Option<HttpClient>) -> Self {
+        let clients = Mutex::new(ClientLimiter::new(config.clients));
         Self {
             inner: Arc::new(Inner {
                 config,
                 lookahead,
                 watcher,
                 sequencers: Mutex::new(HashMap::new()),
-                clients: Mutex::new(ClientLimiter::new(config.clients)),
+                clients,
                 routes: Mutex::new(HashMap::new()),
                 min_bonds: Mutex::new(HashMap::new()),
             }),
@@ -515,9 +516,14 @@ impl Inner {
 
 #[async_trait]
 impl GatewayApiServer for Gateway {
-    async fn send_bundle(&self, ext: &Extensions, request: BundleRequest) -> RpcResult<BundleReceipt> {
+    async fn send_bundle(
+        &self,
+        ext: &Extensions,
+        request: BundleRequest,
+    ) -> RpcResult<BundleReceipt> {
         let client = Peer::of(ext).0;
-        let admitted = self.inner.clients.lock().expect("not poisoned").start(client, Instant::now());
+        let admitted =
+            self.inner.clients.lock().expect("not poisoned").start(client, Instant::now());
         admitted.map_err(|refusal| rpc_error(RATE_LIMITED, refusal.to_string()))?;
         let result = self.inner.send(request).await;
         self.inner.clients.lock().expect("not poisoned").finish(client);

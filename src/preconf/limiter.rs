@@ -21,7 +21,8 @@ pub struct ClientLimits {
 impl ClientLimits {
     /// The gateway's defaults: 50 requests per second with bursts of 100, 16 in flight, 10,000
     /// clients.
-    pub const DEFAULT: Self = Self { per_second: 50, burst: 100, in_flight: 16, max_clients: 10_000 };
+    pub const DEFAULT: Self =
+        Self { per_second: 50, burst: 100, in_flight: 16, max_clients: 10_000 };
 }
 
 /// Why a request was refused.
@@ -108,7 +109,8 @@ impl ClientLimiter {
 
 fn refill(state: &mut Client, limits: ClientLimits, now: Instant) {
     let elapsed = now.saturating_duration_since(state.refilled).as_secs_f64();
-    state.tokens = (state.tokens + elapsed * f64::from(limits.per_second)).min(f64::from(limits.burst));
+    state.tokens =
+        (state.tokens + elapsed * f64::from(limits.per_second)).min(f64::from(limits.burst));
     state.refilled = now;
 }
 
@@ -117,7 +119,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    const LIMITS: ClientLimits = ClientLimits { per_second: 10, burst: 2, in_flight: 2, max_clients: 2 };
+    const LIMITS: ClientLimits =
+        ClientLimits { per_second: 10, burst: 2, in_flight: 2, max_clients: 2 };
 
     fn ip(n: u8) -> IpAddr {
         IpAddr::from([127, 0, 0, n])

@@ -276,7 +276,11 @@ impl Inner {
         };
         // The cheap refusals first: duplicates, quotas and capacity, then the selection (one
         // lookahead call at most), and only then the signatures.
-        self.book.lock().expect("not poisoned").precheck(Instant::now(), &lock).map_err(book_error)?;
+        self.book
+            .lock()
+            .expect("not poisoned")
+            .precheck(Instant::now(), &lock)
+            .map_err(book_error)?;
         lock.anchor = self.check_selected(chain_id, slot, false).await?;
         lock.senders = recover_senders(&decoded)?;
         Ok(lock)
@@ -494,9 +498,8 @@ fn recover_senders(txs: &[TxEnvelope]) -> RpcResult<Vec<Address>> {
     txs.iter()
         .enumerate()
         .map(|(index, tx)| {
-            alloy::consensus::transaction::SignerRecoverable::recover_signer(tx).map_err(|e| {
-                error(INVALID_TX, format!("tx {index} has an invalid signature: {e}"))
-            })
+            alloy::consensus::transaction::SignerRecoverable::recover_signer(tx)
+                .map_err(|e| error(INVALID_TX, format!("tx {index} has an invalid signature: {e}")))
         })
         .collect()
 }

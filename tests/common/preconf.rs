@@ -200,9 +200,11 @@ impl PreconfNet {
                 self.dir.path().join(format!("sequencer-{operator}")).display()
             ),
             format!("--slot-gas={slot_gas}"),
-            // One test client (127.0.0.1) may use whole slots; the abuse test sets its own.
-            "--caller-slot-share=100".to_owned(),
         ];
+        if !extra.iter().any(|arg| arg.starts_with("--caller-slot-share")) {
+            // One test client (127.0.0.1) may use whole slots unless a test says otherwise.
+            args.push("--caller-slot-share=100".to_owned());
+        }
         args.extend(Self::rollups_of(operator).iter().map(|id| format!("--chain-id={id}")));
         args.extend_from_slice(extra);
         Process::lookahead(&args, self.dir.path().join(format!("sequencer-{operator}.log")))
