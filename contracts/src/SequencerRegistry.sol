@@ -124,20 +124,25 @@ contract SequencerRegistry {
         uint32 fromWindow;
     }
 
-    /// @dev A rollup. The first slot holds the admin and all the selection needs to know the
-    ///      array's length as of a window, so a selection reads one slot of the rollup and one of
-    ///      the selected record.
+    /// @dev A rollup. The first slot holds the admin, all the selection needs to know the
+    ///      array's length as of a window, and the length of the inbox history, so a selection
+    ///      reads one slot of the rollup and one of the selected record, and finding the inbox
+    ///      that judges a recent slot reads one more.
     struct Rollup {
         address admin;
         /// Length of the sequencer array (all indices, also those that exist only later).
         uint16 sequencerCount;
         /// `existsFrom` of the newest index: every index exists from this window on.
         uint32 newestExistsFrom;
+        /// Length of the inbox history `inboxes`.
+        uint32 inboxCount;
         address pendingAdmin;
         uint256 minBond;
         mapping(uint256 index => Sequencer) sequencers;
         uint256[] freeIndices;
-        InboxChange[] inboxes;
+        /// The inbox history, oldest first: entry i is in force from its `fromWindow` until
+        /// the next entry's.
+        mapping(uint256 position => InboxChange) inboxes;
     }
 
     /// @notice Unix time of slot 0.
@@ -602,10 +607,80 @@ contract SequencerRegistry {
     /// @notice Whether `account` is the operator or the signer of the record `sequencerAt`
     ///         selects for `slot`: the accounts an inbox accepts the slot's batch from.
     function isSelected(uint256 chainId, uint64 slot, address account) external view returns (bool) {
-        Rollup storage rollup_ = _rollups[chainId];
-        (address operator, uint256 index) = _select(rollup_, chainId, slot, _storedSeed(slot));
-        if (index == NO_SEQUENCER) return false;
-        return account == operator || account == rollup_.sequencers[index].signer;
+        // `_select` written out in one block, as every post to an inbox asks: one read of the
+        // seed, of the rollup's first slot and of each candidate's first slot; the signer's slot
+        // only when `account` is not the operator.
+        uint256 window;
+        bytes32 seed;
+        uint256 length;
+        uint256 map;
+        {
+            Rollup storage rollup_ = _rollups[chainId];
+            mapping(uint256 => Sequencer) storage sequencers = rollup_.sequencers;
+            uint256 windowSlots_ = windowSlots;
+            bool search;
+            assembly ("memory-safe") {
+                window := div(slot, windowSlots_)
+                mstore(0x00, window)
+                mstore(0x20, _seeds.slot)
+                seed := sload(keccak256(0x00, 0x40))
+                // The rollup's first slot: sequencerCount (bits 160-175), newestExistsFrom (176-207).
+                let word := sload(rollup_.slot)
+                length := and(shr(160, word), 0xffff)
+                search := gt(and(shr(176, word), 0xffffffff), window)
+                map := sequencers.slot
+            }
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (seed == bytes32(0)) revert SeedUnknown(uint64(window));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (search) length = _lengthAt(rollup_, uint64(window));
+        }
+        assembly ("memory-safe") {
+            // A record's first word: operator (bits 0-159), activeFrom (160-191), activeUntil
+            // (192-223, 0 for none, so `activeUntil - 1` wraps to "never"); its second: signer
+            // (bits 0-159), bond, withdrawn.
+            let selected := 0
+            if length {
+                let ptr := mload(0x40)
+                mstore(ptr, seed)
+                mstore(add(ptr, 0x20), chainId)
+                mstore(add(ptr, 0x40), slot)
+                mstore(0x20, map)
+                let index
+                let at
+                let word
+                let active
+                for { let k := 0 } lt(k, MAX_DRAWS) { k := add(k, 1) } {
+                    mstore(add(ptr, 0x60), k)
+                    index := mod(keccak256(ptr, 0x80), length)
+                    mstore(0x00, index)
+                    at := keccak256(0x00, 0x40)
+                    word := sload(at)
+                    active := and(
+                        iszero(gt(and(shr(160, word), 0xffffffff), window)),
+                        iszero(gt(window, sub(and(shr(192, word), 0xffffffff), 1)))
+                    )
+                    if active { break }
+                }
+                // Fallback: the first active record after the last draw, wrapping around.
+                for { let step := 1 } and(iszero(active), lt(step, length)) { step := add(step, 1) } {
+                    mstore(0x00, mod(add(index, step), length))
+                    at := keccak256(0x00, 0x40)
+                    word := sload(at)
+                    active := and(
+                        iszero(gt(and(shr(160, word), 0xffffffff), window)),
+                        iszero(gt(window, sub(and(shr(192, word), 0xffffffff), 1)))
+                    )
+                }
+                if active {
+                    let mask := 0xffffffffffffffffffffffffffffffffffffffff
+                    selected := eq(account, and(word, mask))
+                    if iszero(selected) { selected := eq(account, and(sload(add(at, 1)), mask)) }
+                }
+            }
+            mstore(0x00, selected)
+            return(0x00, 0x20)
+        }
     }
 
     /// @notice Names the rollup's inbox (admin only). While the rollup never had a sequencer
@@ -615,8 +690,8 @@ contract SequencerRegistry {
     function setInbox(uint256 chainId, address inbox) external {
         Rollup storage rollup_ = _rollup(chainId);
         if (msg.sender != rollup_.admin) revert NotRollupAdmin(chainId, msg.sender);
-        InboxChange[] storage changes = rollup_.inboxes;
-        uint256 count = changes.length;
+        mapping(uint256 => InboxChange) storage changes = rollup_.inboxes;
+        uint256 count = rollup_.inboxCount;
         uint32 fromWindow;
         bool replacesLast;
         if (rollup_.sequencerCount == 0) {
@@ -629,15 +704,21 @@ contract SequencerRegistry {
             replacesLast = count != 0 && changes[count - 1].fromWindow > currentWindow();
         }
         InboxChange memory change = InboxChange({inbox: inbox, fromWindow: fromWindow});
-        if (replacesLast) changes[count - 1] = change;
-        else changes.push(change);
+        if (replacesLast) {
+            changes[count - 1] = change;
+        } else {
+            changes[count] = change;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            rollup_.inboxCount = uint32(count + 1);
+        }
         emit InboxSet(chainId, inbox, fromWindow, replacesLast);
     }
 
     /// @notice The inbox that judges the slots of `window`, or address(0) when none does.
     function inboxAt(uint256 chainId, uint64 window) public view returns (address) {
-        InboxChange[] storage changes = _rollups[chainId].inboxes;
-        for (uint256 i = changes.length; i != 0; --i) {
+        Rollup storage rollup_ = _rollups[chainId];
+        mapping(uint256 => InboxChange) storage changes = rollup_.inboxes;
+        for (uint256 i = rollup_.inboxCount; i != 0; --i) {
             InboxChange storage change = changes[i - 1];
             if (change.fromWindow <= window) return change.inbox;
         }
@@ -774,8 +855,8 @@ contract SequencerRegistry {
     function _countMiss(Sequencer storage record, uint64 window) private returns (uint8 misses) {
         uint64 start = record.missSpanStart;
         misses = record.misses;
-        bool inSpan = misses != 0
-            && (window >= start ? window - start < MISS_SPAN_WINDOWS : start - window < MISS_SPAN_WINDOWS);
+        bool inSpan =
+            misses != 0 && (window >= start ? window - start < MISS_SPAN_WINDOWS : start - window < MISS_SPAN_WINDOWS);
         if (inSpan) {
             if (misses < type(uint8).max) ++misses;
         } else {

@@ -71,8 +71,31 @@ contract SlotInbox is IRollupInbox {
         return (current > slot && current - slot > graceSlots ? BatchStatus.Missed : BatchStatus.Open, bytes32(0));
     }
 
-    /// @dev Reverts unless the caller may post the batch of `slot`.
+    /// @dev Reverts unless the caller may post the batch of `slot`: `registry.isSelected(chainId,
+    ///      slot, msg.sender)`, called by hand because it is on every post (a revert of the
+    ///      registry's, `SeedUnknown`, comes through as it is).
     function _checkProposer(uint64 slot) internal view virtual {
-        if (!registry.isSelected(chainId, slot, msg.sender)) revert NotSelected(slot, msg.sender);
+        address registry_ = address(registry);
+        uint256 chainId_ = chainId;
+        bytes4 isSelected = SequencerRegistry.isSelected.selector;
+        bytes4 notSelected = NotSelected.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, isSelected)
+            mstore(add(ptr, 0x04), chainId_)
+            mstore(add(ptr, 0x24), slot)
+            mstore(add(ptr, 0x44), caller())
+            // The answer overwrites the selector word, which is not 1 when no answer came back.
+            if iszero(staticcall(gas(), registry_, ptr, 0x64, ptr, 0x20)) {
+                returndatacopy(ptr, 0x00, returndatasize())
+                revert(ptr, returndatasize())
+            }
+            if iszero(eq(mload(ptr), 1)) {
+                mstore(ptr, notSelected)
+                mstore(add(ptr, 0x04), slot)
+                mstore(add(ptr, 0x24), caller())
+                revert(ptr, 0x44)
+            }
+        }
     }
 }
