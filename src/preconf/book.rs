@@ -474,7 +474,7 @@ mod tests {
         let first = lock(1, 10, now, 100);
         let hash = first.tx_hashes[0];
         book.lock(now, id(1), first.clone()).unwrap();
-        let again = Lock { caller: caller(2), ..first.clone() };
+        let again = Lock { caller: caller(2), ..first };
         assert!(
             matches!(book.precheck(now, &again), Err(BookError::Duplicate { hash: h, .. }) if h == hash)
         );
