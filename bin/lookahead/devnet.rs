@@ -120,6 +120,7 @@ async fn report_progress(shared: Arc<SharedEngine>) {
     let mut events = shared.subscribe();
     let mut last = None;
     while let Ok(event) = events.recv().await {
+        let event = &event.notification;
         if last == Some((event.kind, event.from_slot)) {
             continue;
         }

@@ -7,7 +7,10 @@ use eyre::WrapErr;
 use sequencer_lookahead::{
     Engine, EngineConfig, Store,
     core::engine::DEFAULT_MAX_REORG_DEPTH,
-    rpc,
+    rpc::{
+        self,
+        server::{ServeOptions, ServerLimits},
+    },
     service::{
         follower::{self, Follower},
         metrics,
@@ -51,6 +54,46 @@ pub(crate) struct ServeArgs {
     /// it off; JSON-RPC and `rpc.discover` are served either way).
     #[arg(long = "http.ui", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub(crate) http_ui: bool,
+    /// Largest request to the lookahead RPC, in bytes (an HTTP body or a WebSocket message);
+    /// larger ones are refused with HTTP 413. In bytes, not megabytes as in Reth.
+    #[arg(long = "rpc.max-request-size", default_value_t = ServerLimits::DEFAULT_MAX_REQUEST_SIZE, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub(crate) max_request_size: u32,
+    /// Largest response of the lookahead RPC, in bytes; a larger result is replaced by error
+    /// -32008 (ask for fewer slots or rollups).
+    #[arg(long = "rpc.max-response-size", default_value_t = ServerLimits::DEFAULT_MAX_RESPONSE_SIZE, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub(crate) max_response_size: u32,
+    /// Calls in one JSON-RPC batch (0: batches are refused).
+    #[arg(long = "rpc.max-batch-size", default_value_t = ServerLimits::DEFAULT_MAX_BATCH_SIZE)]
+    pub(crate) max_batch_size: u32,
+    /// HTTP requests in progress plus open WebSocket connections; more are refused (HTTP 429).
+    #[arg(long = "rpc.max-connections", default_value_t = ServerLimits::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections: u32,
+    /// Subscriptions one WebSocket connection may hold.
+    #[arg(long = "rpc.max-subscriptions-per-connection", default_value_t = ServerLimits::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION)]
+    pub(crate) max_subscriptions_per_connection: u32,
+    /// Heavy queries (`getCrossSchedule`, `nextSharedSlot`, `naive`) computed at once; more
+    /// wait their turn while cheap ones are answered (as many `getSchedule`s may compute
+    /// uncached windows besides). Default: half the cores, at least 1.
+    #[arg(long = "rpc.heavy-queries", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(crate) heavy_queries: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The lookahead RPC's limits.
+    fn limits(&self) -> ServerLimits {
+        let defaults = ServerLimits::default();
+        ServerLimits {
+            max_request_size: self.max_request_size,
+            max_response_size: self.max_response_size,
+            max_batch_size: self.max_batch_size,
+            max_connections: self.max_connections,
+            max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+            heavy_queries: self
+                .heavy_queries
+                .and_then(|heavy| usize::try_from(heavy).ok())
+                .unwrap_or(defaults.heavy_queries),
+        }
+    }
 }
 
 /// A provider for the node at `url` (HTTP or WebSocket).
@@ -84,7 +127,7 @@ pub(crate) async fn serve_and_follow(
     }
     metrics::record_engine(&engine);
     let shared = SharedEngine::new(engine);
-    let options = rpc::server::ServeOptions { ui: serve.http_ui };
+    let options = ServeOptions { ui: serve.http_ui, limits: serve.limits() };
     let (addr, server) = rpc::server::serve_with(
         SocketAddr::new(serve.http_addr, serve.http_port),
         Arc::clone(&shared),

@@ -42,6 +42,12 @@ pub const METHOD_NAMES: [&str; 10] = [
 /// Slots returned when a schedule query gives no count: one mainnet window.
 pub const DEFAULT_COUNT: u64 = 32;
 
+/// Most chain ids one `lookahead_getCrossSchedule`, `lookahead_nextSharedSlot` or
+/// `lookahead_subscribe` names; a longer list is -32602 (repeated ids count, and are then
+/// served once). Four times what a gateway asks for (a bundle has at most 16 rollups); with
+/// `count` at most 1024, a cross schedule computes at most 64 × 1024 entries.
+pub const MAX_CHAIN_IDS: usize = 64;
+
 /// `lookahead_status`: the engine's summary and whether its block source lost its node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LookaheadStatus {
@@ -74,7 +80,7 @@ pub trait LookaheadApi {
     /// `count` slots (default 32, at most 1024) of a rollup's schedule from `fromSlot`
     /// (default: the slot after the head's), cut at the fixed horizon.
     #[method(name = "getSchedule")]
-    fn get_schedule(
+    async fn get_schedule(
         &self,
         chain_id: ChainId,
         from_slot: Option<u64>,
@@ -97,7 +103,8 @@ pub trait LookaheadApi {
     #[method(name = "getRollup")]
     fn get_rollup(&self, chain_id: ChainId) -> RpcResult<RollupInfo>;
 
-    /// Several rollups' schedules side by side, with the shared operator of each slot.
+    /// Several rollups' schedules side by side (at most [`MAX_CHAIN_IDS`] ids), with the
+    /// shared operator of each slot.
     #[method(name = "getCrossSchedule")]
     fn get_cross_schedule(
         &self,
@@ -106,7 +113,8 @@ pub trait LookaheadApi {
         count: Option<u64>,
     ) -> RpcResult<Vec<CrossScheduleEntry>>;
 
-    /// The first slot within the horizon where one operator sequences every listed rollup.
+    /// The first slot within the horizon where one operator sequences every listed rollup (at
+    /// most [`MAX_CHAIN_IDS`] ids).
     #[method(name = "nextSharedSlot")]
     fn next_shared_slot(
         &self,
@@ -119,7 +127,8 @@ pub trait LookaheadApi {
     fn naive(&self, chain_id: ChainId, n: u64) -> RpcResult<Vec<Option<SequencerInfo>>>;
 
     /// `lookahead_subscribe("schedule", [chainId]?)`: pushes `extended`, `reorged` and
-    /// `endpoint` changes (a served record's endpoint, bond, misses or exit window changed).
+    /// `endpoint` changes (a served record's endpoint, bond, misses or exit window changed),
+    /// of the listed rollups (at most [`MAX_CHAIN_IDS`]) or of all.
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = ScheduleNotification)]
     async fn subscribe_schedule(
         &self,

@@ -1,6 +1,6 @@
 //! The engine as the services share it: one lock with short critical sections (the block
 //! source writes once per notification, the RPC reads), and a broadcast of schedule changes for
-//! `lookahead_subscribe`.
+//! `lookahead_subscribe`, each serialized to JSON once for every subscriber ([`ScheduleEvent`]).
 //!
 //! A change is applied in memory under the write lock, encoded for the store, and the lock is
 //! released before the database write and its `fsync`: RPC reads never wait for the disk. If the
@@ -18,8 +18,9 @@ use crate::{
     store::{Store, StoreError},
 };
 use alloy_primitives::{BlockNumber, Log};
+use serde_json::value::RawValue;
 use std::sync::{
-    Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard,
     atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use tokio::sync::broadcast;
@@ -40,13 +41,39 @@ pub enum SharedError {
     Store(#[from] StoreError),
 }
 
+/// One schedule change as it is broadcast: the notification, and its JSON, serialized by the
+/// first subscriber that sends it and shared by all others (nothing is serialized while nobody
+/// listens; a thousand subscribers cost one serialization and a thousand copies of the bytes).
+#[derive(Debug)]
+pub struct ScheduleEvent {
+    /// The change.
+    pub notification: ScheduleNotification,
+    json: OnceLock<Box<RawValue>>,
+}
+
+impl ScheduleEvent {
+    /// The event of `notification`, not serialized yet.
+    pub fn new(notification: ScheduleNotification) -> Self {
+        Self { notification, json: OnceLock::new() }
+    }
+
+    /// The notification as JSON, exactly as `serde_json` writes a [`ScheduleNotification`]:
+    /// serialized on the first call, the same bytes on every later one.
+    pub fn json(&self) -> &RawValue {
+        self.json.get_or_init(|| {
+            serde_json::value::to_raw_value(&self.notification)
+                .expect("a schedule notification always serializes")
+        })
+    }
+}
+
 /// The engine shared between a block source and the RPC.
 #[derive(Debug)]
 pub struct SharedEngine {
     engine: RwLock<Engine>,
     /// Held by the one writer through a whole change, database write included.
     writer: Mutex<()>,
-    events: broadcast::Sender<ScheduleNotification>,
+    events: broadcast::Sender<Arc<ScheduleEvent>>,
     stale: AtomicBool,
     version: AtomicU64,
 }
@@ -89,7 +116,7 @@ impl SharedEngine {
         let events = self.read().schedule().notifications(&changes);
         for event in events {
             // No subscriber is not an error.
-            let _ = self.events.send(event);
+            let _ = self.events.send(Arc::new(ScheduleEvent::new(event)));
         }
         Ok(changes)
     }
@@ -191,8 +218,9 @@ impl SharedEngine {
         self.version.load(Ordering::Acquire)
     }
 
-    /// A receiver of every schedule change from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<ScheduleNotification> {
+    /// A receiver of every schedule change from now on; every receiver gets the same
+    /// [`ScheduleEvent`], so its JSON is serialized once for all of them.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ScheduleEvent>> {
         self.events.subscribe()
     }
 
@@ -204,5 +232,28 @@ impl SharedEngine {
     /// Whether the block source has lost its node.
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{
+        primitives::{ChainId, Slot},
+        schedule::ChangeKind,
+    };
+
+    #[test]
+    fn an_event_is_serialized_once_for_every_subscriber() {
+        let notification = ScheduleNotification {
+            kind: ChangeKind::Extended,
+            chain_id: ChainId::from(10u64),
+            from_slot: Slot(64),
+            entries: Vec::new(),
+        };
+        let event = ScheduleEvent::new(notification.clone());
+        let first = event.json();
+        assert!(std::ptr::eq(first, event.json()), "the second subscriber reuses the first's JSON");
+        assert_eq!(first.get(), serde_json::to_string(&notification).unwrap());
     }
 }

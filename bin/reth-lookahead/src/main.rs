@@ -64,7 +64,8 @@ fn main() -> eyre::Result<()> {
         // Kept until the node exits: dropping the handle stops that server.
         let _schedule_page = match args.http_ui {
             Some(addr) => {
-                let (addr, server) = serve_with(addr, shared.clone(), ServeOptions { ui: true })
+                let options = ServeOptions { ui: true, ..ServeOptions::default() };
+                let (addr, server) = serve_with(addr, shared.clone(), options)
                     .await
                     .wrap_err_with(|| format!("while starting the schedule page on {addr}"))?;
                 info!(target: "lookahead", %addr, "schedule page at http://{addr}/");
