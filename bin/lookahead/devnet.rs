@@ -139,7 +139,10 @@ async fn report_progress(shared: Arc<SharedEngine>) {
             ChangeKind::Extended => "fixed",
             ChangeKind::Reorged => "REORGED",
             ChangeKind::Endpoint => {
-                eprintln!("rollup {}: a sequencer's endpoint changed", event.chain_id);
+                eprintln!(
+                    "rollup {}: a served sequencer record changed (endpoint, bond, misses or exit window)",
+                    event.chain_id
+                );
                 continue;
             }
         };
