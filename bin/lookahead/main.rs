@@ -16,6 +16,7 @@ mod limits;
 mod sequencer;
 mod serve;
 mod upstream;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -41,6 +42,9 @@ enum Command {
     /// Run the bundle gateway: `gateway_sendBundle` routes a cross-rollup bundle to the slot's
     /// sequencers with lock, then confirm.
     Gateway(gateway::GatewayArgs),
+    /// Run the watcher (SPEC §8): collect promises (`watch_submitPromise`, the sequencers'
+    /// `preconf_getPromises`), slash the broken ones and report missed slots on L1.
+    Watch(watch::WatchArgs),
 }
 
 #[tokio::main]
@@ -58,5 +62,6 @@ async fn main() -> eyre::Result<()> {
         Command::Devnet(args) => devnet::run(args).await,
         Command::Sequencer(args) => sequencer::run(args).await,
         Command::Gateway(args) => gateway::run(args).await,
+        Command::Watch(args) => watch::run(args).await,
     }
 }

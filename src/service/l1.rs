@@ -144,6 +144,29 @@ pub struct SentTx {
     sent_at: Instant,
 }
 
+/// The gas limit and fees a [`SentTx`]'s newest version was signed with: what a service stores
+/// to pick the transaction up again after a restart ([`TxSender::resume`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TxFees {
+    /// The gas limit.
+    pub gas_limit: u64,
+    /// `maxFeePerGas`, in wei.
+    pub max_fee_per_gas: u128,
+    /// `maxPriorityFeePerGas`, in wei.
+    pub max_priority_fee_per_gas: u128,
+}
+
+impl SentTx {
+    /// The gas limit and fees of its newest version.
+    pub fn fees(&self) -> TxFees {
+        TxFees {
+            gas_limit: self.request.gas.unwrap_or_default(),
+            max_fee_per_gas: self.request.max_fee_per_gas.unwrap_or_default(),
+            max_priority_fee_per_gas: self.request.max_priority_fee_per_gas.unwrap_or_default(),
+        }
+    }
+}
+
 /// Signs transactions locally with one key, assigns nonces in order, and re-sends a
 /// transaction with higher fees when it is stuck.
 #[derive(Debug)]
@@ -234,28 +257,68 @@ impl TxSender {
     ) -> Result<TransactionReceipt, L1Error> {
         let started = Instant::now();
         loop {
-            for hash in sent.hashes.iter().rev() {
-                let receipt = self
-                    .provider
-                    .get_transaction_receipt(*hash)
-                    .await
-                    .map_err(node("reading a receipt"))?;
-                if let Some(receipt) = receipt {
-                    return if receipt.status() {
-                        Ok(receipt)
-                    } else {
-                        Err(L1Error::Reverted(*hash))
-                    };
-                }
+            if let Some(receipt) = self.poll(&mut sent).await? {
+                return if receipt.status() {
+                    Ok(receipt)
+                } else {
+                    Err(L1Error::Reverted(receipt.transaction_hash))
+                };
             }
             if started.elapsed() >= timeout {
                 return Err(L1Error::NotMined { nonce: sent.nonce, waited: started.elapsed() });
             }
-            if sent.sent_at.elapsed() >= self.policy.bump_after {
-                self.bump(&mut sent).await;
-            }
             tokio::time::sleep(self.policy.poll).await;
         }
+    }
+
+    /// Looks once for the receipt of any version of `sent` (newest first), and re-sends it with
+    /// higher fees when it has waited [`TxPolicy::bump_after`] since its last version: one step
+    /// of [`TxSender::confirm`], for a caller that watches many transactions in one loop. The
+    /// receipt may be of a reverted transaction (`receipt.status()`).
+    pub async fn poll(&self, sent: &mut SentTx) -> Result<Option<TransactionReceipt>, L1Error> {
+        for hash in sent.hashes.iter().rev() {
+            let receipt = self
+                .provider
+                .get_transaction_receipt(*hash)
+                .await
+                .map_err(node("reading a receipt"))?;
+            if receipt.is_some() {
+                return Ok(receipt);
+            }
+        }
+        if sent.sent_at.elapsed() >= self.policy.bump_after {
+            self.bump(sent).await;
+        }
+        Ok(None)
+    }
+
+    /// A transaction this account sent before a restart, rebuilt from what was stored of it
+    /// (the call, its nonce, the hashes of its versions and the newest version's fees), so
+    /// [`TxSender::poll`] and [`TxSender::confirm`] can watch it and bump its fees again.
+    pub fn resume(
+        &self,
+        to: Address,
+        input: Bytes,
+        nonce: u64,
+        hashes: Vec<B256>,
+        fees: TxFees,
+    ) -> SentTx {
+        let request = TransactionRequest::default()
+            .with_from(self.from)
+            .with_to(to)
+            .with_input(input)
+            .with_nonce(nonce)
+            .with_gas_limit(fees.gas_limit)
+            .with_max_fee_per_gas(fees.max_fee_per_gas)
+            .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
+        SentTx { nonce, hashes, request, sent_at: Instant::now() }
+    }
+
+    /// Forgets the next nonce, so the next [`TxSender::send`] asks the node for it: after a
+    /// reorg removed one of this account's transactions, or one was dropped, the nonces it
+    /// handed out are free again and must be reused, or every later transaction waits forever.
+    pub async fn forget_nonce(&self) {
+        *self.next_nonce.lock().await = None;
     }
 
     /// Sends and confirms: [`TxSender::send`], then [`TxSender::confirm`].
