@@ -60,7 +60,7 @@ fn main() -> eyre::Result<()> {
         engine.set_max_reorg_depth(args.max_reorg_depth);
         info!(target: "lookahead", path = %path.display(), registry = %config.registry, head = ?engine.head().map(|h| h.number), "lookahead engine opened");
         let shared = SharedEngine::new(engine);
-        let rpc = openrpc::with_discover(LookaheadRpc::new(shared.clone()).into_rpc(), &["lookahead"])?;
+        let rpc = openrpc::with_discover(LookaheadRpc::new(shared.clone()).into_module(), &["lookahead"])?;
         // Kept until the node exits: dropping the handle stops that server.
         let _schedule_page = match args.http_ui {
             Some(addr) => {
