@@ -74,6 +74,9 @@ pub enum WatchError {
     /// The lookahead failed.
     #[error("the lookahead: {0}")]
     Lookahead(#[from] ClientError),
+    /// The registry call would revert with data its errors do not explain.
+    #[error("the call would revert for an unknown reason: {0}")]
+    UnknownRevert(Bytes),
     /// A seed is needed whose window is not fixed on L1 yet.
     #[error("the seed of window {0} is not fixed yet")]
     SeedNotFixed(Window),
@@ -109,6 +112,12 @@ pub struct Watcher {
     in_flight: HashMap<ActionKey, SentTx>,
     inboxes: HashMap<(ChainId, Window), Option<Address>>,
     seeds: HashSet<Window>,
+    /// Actions whose last step failed, and when to try them again.
+    retries: HashMap<ActionKey, Instant>,
+    /// Failures in a row per action (cleared when a step succeeds).
+    failures: HashMap<ActionKey, u32>,
+    /// Half a slot: the time between rounds.
+    interval: Duration,
     rounds: u64,
 }
 
@@ -132,6 +141,7 @@ impl Watcher {
         store: WatchStore,
         collector: Arc<Collector>,
     ) -> Self {
+        let interval = Duration::from_millis((chain.clock().slot_seconds() * 500).max(100));
         Self {
             config,
             lookahead,
@@ -143,6 +153,9 @@ impl Watcher {
             in_flight: HashMap::new(),
             inboxes: HashMap::new(),
             seeds: HashSet::new(),
+            retries: HashMap::new(),
+            failures: HashMap::new(),
+            interval,
             rounds: 0,
         }
     }
@@ -190,7 +203,7 @@ impl Watcher {
     /// backoff. A round cut short by the shutdown is safe: every transition is committed, and
     /// the next start settles the account's pending transactions first.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
-        let interval = Duration::from_millis((self.chain.clock().slot_seconds() * 500).max(100));
+        let interval = self.interval;
         let open = self.store.open_actions().map(|open| open.len()).unwrap_or_default();
         if open > 0 {
             info!(target: "lookahead::watch", open, "resuming the slashes and reports in progress");
@@ -408,10 +421,24 @@ impl Watcher {
         }
         let finalized = self.chain.finalized().await;
         let (latest_nonce, _) = self.chain.nonces(self.sender.address()).await?;
+        let now = Instant::now();
+        self.retries.retain(|_, retry_at| *retry_at > now);
+        let keys: HashSet<ActionKey> = open.iter().map(|(key, _)| *key).collect();
+        self.failures.retain(|key, _| keys.contains(key));
         for (key, mut action) in open {
+            if self.retries.contains_key(&key) {
+                continue;
+            }
             if let Err(error) = self.step(key, &mut action, head, finalized, latest_nonce).await {
+                let failures = self.failures.get(&key).copied().unwrap_or_default() + 1;
+                self.failures.insert(key, failures);
+                let delay = self.interval.saturating_mul(2u32.saturating_pow(failures.min(8)));
+                let delay = delay.min(MAX_BACKOFF);
+                self.retries.insert(key, Instant::now() + delay);
                 let (chain_id, slot) = action.kind.target();
-                warn!(target: "lookahead::watch", kind = action.kind.label(), %chain_id, %slot, %error, "an action did not advance");
+                warn!(target: "lookahead::watch", kind = action.kind.label(), %chain_id, %slot, %error, failures, retry_in = ?delay, "an action did not advance");
+            } else {
+                self.failures.remove(&key);
             }
         }
         Ok(())
@@ -569,9 +596,7 @@ impl Watcher {
                         let state = ActionState::Dropped { reason: reason.to_owned() };
                         self.transition(key, action, state, "dropped")?;
                     }
-                    Revert::Unknown => {
-                        warn!(target: "lookahead::watch", kind, %chain_id, %slot, %data, "the call would revert for an unknown reason; trying again later");
-                    }
+                    Revert::Unknown => return Err(WatchError::UnknownRevert(data)),
                 }
                 Ok(())
             }
