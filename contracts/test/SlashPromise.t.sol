@@ -120,6 +120,13 @@ contract SlashPromiseTest is AccountabilityFixture {
         vm.assertEq(bondOf(chosenIndex), 0, "bond taken");
     }
 
+    function test_slashPromise_postedBatchIsJudgedBeforeTheGraceEnds() public {
+        bytes32[] memory batch = lacking(1);
+        warpToSlot(slot);
+        propose(chosen, slot, batch);
+        vm.assertEq(slash(promised, batch), MIN_BOND, "a posted batch is final: no need to wait for the close");
+    }
+
     function test_slashPromise_oddBondBurnsTheLargerHalf() public {
         SlotInbox otherInbox = new SlotInbox(registry, OTHER_ROLLUP, GRACE_SLOTS);
         vm.prank(admin);
