@@ -313,7 +313,8 @@ impl WatchStore {
 
     /// Records the judgement of `chain_id`'s `slot` in one commit: the promises' verdicts, the
     /// new actions (an action already known under its key is left as it is), and the slot off
-    /// the list to judge.
+    /// the list to judge — unless a promise of the slot still has no verdict (one stored while
+    /// the slot was being judged): then the slot stays to be judged again.
     pub fn record_judgement(
         &self,
         chain_id: ChainId,
@@ -340,8 +341,29 @@ impl WatchStore {
                     open.insert(key.0.0, ())?;
                 }
             }
-            txn.open_table(TO_JUDGE)?.remove((chain_key(chain_id), slot.0))?;
+            let chain = chain_key(chain_id);
+            let index = txn.open_table(SLOT_PROMISES)?;
+            let mut undecided = false;
+            for entry in index.range((chain, slot.0, [0u8; 32])..=(chain, slot.0, [0xffu8; 32]))? {
+                let (key, _) = entry?;
+                if let Some(bytes) = promises.get(key.value().2)? {
+                    let stored: StoredPromise = decode("promise", bytes.value())?;
+                    undecided |= stored.verdict.is_none();
+                }
+            }
+            if !undecided {
+                txn.open_table(TO_JUDGE)?.remove((chain, slot.0))?;
+            }
         }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Takes `chain_id`'s `slot` off the list to judge for good, verdicts or not: its promises
+    /// cannot be judged (no inbox, or the inbox's batch cannot be read).
+    pub fn give_up(&self, chain_id: ChainId, slot: Slot) -> Result<(), WatchStoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(TO_JUDGE)?.remove((chain_key(chain_id), slot.0))?;
         txn.commit()?;
         Ok(())
     }
@@ -544,6 +566,15 @@ mod tests {
             store.record_judgement(ChainId::from(101), Slot(11), &[], &[(miss, report)]).unwrap();
         }
         let store = WatchStore::open(&path).unwrap();
+        // A promise stored while its slot was judged keeps the slot on the list.
+        let (late, late_promise) = promise(12, 101);
+        store.insert_promise(late, &late_promise, Source::Sequencer).unwrap();
+        store.record_judgement(ChainId::from(101), Slot(12), &[], &[]).unwrap();
+        assert!(store.to_judge(10).unwrap().contains(&(ChainId::from(101), Slot(12))));
+        store
+            .record_judgement(ChainId::from(101), Slot(12), &[(late, Verdict::Kept)], &[])
+            .unwrap();
+        store.schedule_slots(ChainId::from(101), Slot(12), Slot(13)).unwrap();
         assert_eq!(store.scan_cursor(ChainId::from(101)).unwrap(), Some(Slot(13)));
         assert_eq!(store.to_judge(10).unwrap(), vec![(ChainId::from(101), Slot(12))]);
         let promises = store.promises_of(ChainId::from(101), Slot(10)).unwrap();

@@ -339,7 +339,7 @@ impl Watcher {
             if !undecided.is_empty() {
                 warn!(target: "lookahead::watch", %chain_id, %slot, "the rollup has no inbox for the slot: its promises cannot be judged");
             }
-            self.store.record_judgement(chain_id, slot, &[], &[])?;
+            self.store.give_up(chain_id, slot)?;
             return Ok(());
         };
         let outcome = match self.chain.batch_of(inbox, slot).await? {
@@ -354,7 +354,7 @@ impl Watcher {
                     Some(batch) => SlotOutcome::Posted(batch),
                     None if head.slot.0 > slot.0.saturating_add(2 * window_slots) => {
                         warn!(target: "lookahead::watch", %chain_id, %slot, %inbox, "no BatchProposed log matches the inbox's batch: its promises cannot be judged");
-                        self.store.record_judgement(chain_id, slot, &[], &[])?;
+                        self.store.give_up(chain_id, slot)?;
                         return Ok(());
                     }
                     None => {
