@@ -304,8 +304,8 @@ impl Collector {
     }
 
     /// Asks the selected sequencers of the slots that ended since the last pass (at most
-    /// [`POLL_PER_PASS`], and none older than two windows) for their promises. A slot whose
-    /// sequencer does not answer is asked again for [`POLL_SLOTS`] slots.
+    /// `POLL_PER_PASS`, and none older than two windows) for their promises. A slot whose
+    /// sequencer does not answer is asked again for `POLL_SLOTS` slots.
     pub async fn poll_ended_slots(&self) -> Result<(), WatchStoreError> {
         let current = self.current_slot();
         let Some(cursor) = self.store.cursor(POLL_CURSOR)? else {
