@@ -106,7 +106,7 @@ fn the_vectors_signature_verifies_only_under_its_domain() {
     assert!(promise.verify(&other_l1, vector.signer).is_err(), "another L1's chain id");
     let other_registry = RegistryDomain::new(vector.l1_chain_id, Address::repeat_byte(0x42));
     assert!(promise.verify(&other_registry, vector.signer).is_err(), "another registry");
-    let mut tampered = promise.clone();
+    let mut tampered = promise;
     tampered.tx_hashes.pop();
     assert!(tampered.verify(&vector.domain(), vector.signer).is_err(), "a dropped hash");
 }
