@@ -65,8 +65,13 @@ contract SequencerRegistry {
     uint256 public constant MISS_PENALTY_BPS = 100;
     /// @notice Reported misses within one span that evict a record.
     uint8 public constant MAX_MISSES = 3;
-    /// @notice Windows a span of misses covers, counted from its first miss.
+    /// @notice Windows a span of misses covers. Spans are aligned (span `k` is windows
+    ///         `8k .. 8k + 7`), so whether three misses share a span does not depend on the order
+    ///         they are reported in.
     uint64 public constant MISS_SPAN_WINDOWS = 8;
+    /// @dev Spans whose misses are counted at once: a report reaches back less than
+    ///      `WITHDRAWAL_DELAY` windows, which touches at most 5 spans.
+    uint256 private constant MISS_SPANS_TRACKED = 5;
     /// @notice The EIP-2935 block hash history contract.
     address public constant HISTORY_STORAGE = 0x0000F90827F1C53a10cb7A02335B175320002935;
     /// @notice How many past block hashes the EIP-2935 contract serves.
@@ -101,10 +106,15 @@ contract SequencerRegistry {
         bool withdrawn;
         /// Where this sequencer serves its `preconf_` API.
         string rpcUrl;
-        /// Reported misses in the current span (SPEC §8); the record is evicted at `MAX_MISSES`.
+        /// Reported misses in the span of the latest report (SPEC §8); the record is evicted
+        /// when a span reaches `MAX_MISSES`.
         uint8 misses;
-        /// Window of the span's first reported miss.
+        /// First window of the span of the latest report.
         uint32 missSpanStart;
+        /// Reported misses per span, for the `MISS_SPANS_TRACKED` spans a report can still
+        /// reach: 40 bits each at `(span % MISS_SPANS_TRACKED) * 40`, the span number plus one
+        /// (32 bits) above the count (8 bits).
+        uint200 missCounts;
     }
 
     /// @notice A sequencer's promise to include `txHashes` in its batch for `slot` of rollup
@@ -441,7 +451,8 @@ contract SequencerRegistry {
             withdrawn: false,
             rpcUrl: rpcUrl,
             misses: 0,
-            missSpanStart: 0
+            missSpanStart: 0,
+            missCounts: 0
         });
         emit SequencerRegistered(chainId, index, msg.sender, signer, rpcUrl, activeFrom, existsFrom, msg.value);
     }
@@ -770,8 +781,8 @@ contract SequencerRegistry {
 
     /// @notice Reports that the record selected for `slot` posted no batch; permissionless. The
     ///         reporter gets `MISS_PENALTY_BPS` of the record's remaining bond. The record is
-    ///         evicted (a forced exit, SPEC §4 timing) at its `MAX_MISSES`th miss within
-    ///         `MISS_SPAN_WINDOWS` windows of the span's first.
+    ///         evicted (a forced exit, SPEC §4 timing) at its `MAX_MISSES`th reported miss in one
+    ///         span of `MISS_SPAN_WINDOWS` windows.
     /// @return penalty The part of the bond paid to the caller.
     function reportMiss(uint256 chainId, uint64 slot) external returns (uint256 penalty) {
         _checkNotTooLate(slot);
@@ -849,22 +860,33 @@ contract SequencerRegistry {
         }
     }
 
-    /// @dev Counts a reported miss in `window` into the record's span and returns the span's
-    ///      count. A miss within `MISS_SPAN_WINDOWS` of the span's first (on either side, so the
-    ///      order of reports does not matter) joins the span; any other starts a new one.
+    /// @dev Counts a reported miss in `window` into its span (`window / MISS_SPAN_WINDOWS`) and
+    ///      returns the span's count. Spans are aligned, so the outcome does not depend on the
+    ///      order of reports; a span's count lives in a ring of `MISS_SPANS_TRACKED` entries,
+    ///      enough for every span a report can still reach, so an entry found holding another
+    ///      span is stale and starts over.
+    ///      The record's miss fields share one storage slot, the fourth of the record (after
+    ///      the packed selection slot, the signer's and `rpcUrl`'s); it is read and written once.
     function _countMiss(Sequencer storage record, uint64 window) private returns (uint8 misses) {
-        uint64 start = record.missSpanStart;
-        misses = record.misses;
-        bool inSpan =
-            misses != 0 && (window >= start ? window - start < MISS_SPAN_WINDOWS : start - window < MISS_SPAN_WINDOWS);
-        if (inSpan) {
-            if (misses < type(uint8).max) ++misses;
-        } else {
-            misses = 1;
-            // forge-lint: disable-next-line(unsafe-typecast)
-            record.missSpanStart = uint32(window);
+        uint256 span = window / MISS_SPAN_WINDOWS;
+        uint256 shift = (span % MISS_SPANS_TRACKED) * 40;
+        uint256 missSlot;
+        uint256 counts;
+        assembly ("memory-safe") {
+            missSlot := add(record.slot, 3)
+            // misses: bits 0-7, missSpanStart: bits 8-39, missCounts: bits 40-239.
+            counts := shr(40, sload(missSlot))
         }
-        record.misses = misses;
+        uint256 entry = (counts >> shift) & 0xFF_FFFF_FFFF;
+        uint256 count = entry >> 8 == span + 1 ? entry & 0xFF : 0;
+        if (count < type(uint8).max) ++count;
+        counts = (counts & ~(uint256(0xFF_FFFF_FFFF) << shift)) | ((((span + 1) << 8) | count) << shift);
+        uint256 packed = count | ((span * MISS_SPAN_WINDOWS) << 8) | (counts << 40);
+        assembly ("memory-safe") {
+            sstore(missSlot, packed)
+        }
+        // forge-lint: disable-next-line(unsafe-typecast)
+        misses = uint8(count);
     }
 
     /// @dev Whether every hash of `promised` is in `batch`, in O(n + m): the batch goes into an

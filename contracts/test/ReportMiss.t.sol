@@ -65,7 +65,7 @@ contract ReportMissTest is AccountabilityFixture {
         vm.assertFalse(registry.isReported(ROLLUP, slot + 1), "only that slot");
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, 0);
         vm.assertEq(record.misses, 1, "one miss");
-        vm.assertEq(record.missSpanStart, 5, "the span starts at the miss's window");
+        vm.assertEq(record.missSpanStart, 0, "window 5 is in span 0, windows 0 to 7");
         vm.assertEq(record.activeUntil, 0, "one miss does not evict");
     }
 
@@ -158,21 +158,30 @@ contract ReportMissTest is AccountabilityFixture {
     // ------------------------------------------------------------------------------ eviction
 
     function test_reportMiss_evictsAtTheThirdMissWithinTheSpan() public {
-        missAndReport(slotOf(5, 1));
-        warpToWindow(6);
-        missAndReport(slotOf(6, 1));
-        warpToWindow(12);
-        uint64 third = slotOf(12, 20);
+        missAndReport(slotOf(8, 1));
+        warpToWindow(9);
+        missAndReport(slotOf(9, 1));
+        warpToWindow(15);
+        uint64 third = slotOf(15, 20);
         warpPastGrace(third);
         uint256 penalty = afterPenalties(MIN_BOND, 2) / 100;
         vm.expectEmit(address(registry));
         emit SequencerRegistry.MissReported(ROLLUP, 0, third, penalty, 3);
         vm.expectEmit(address(registry));
-        emit SequencerRegistry.Evicted(ROLLUP, 0, 15);
+        emit SequencerRegistry.Evicted(ROLLUP, 0, 18);
         report(third);
         vm.assertEq(misses(), MAX_MISSES, "three misses");
-        vm.assertEq(activeUntil(ROLLUP, 0), 15, "forced out from window 12 + 3");
+        vm.assertEq(activeUntil(ROLLUP, 0), 18, "forced out from window 15 + 3");
         vm.assertEq(bondOf(0), afterPenalties(MIN_BOND, 3), "the rest of the bond stays");
+    }
+
+    function test_reportMiss_missesOnBothSidesOfASpanBoundaryDoNotAddUp() public {
+        missAndReport(slotOf(7, 1));
+        warpToWindow(8);
+        missAndReport(slotOf(8, 1));
+        missAndReport(slotOf(8, 2));
+        vm.assertEq(misses(), 2, "two in span 1, one in span 0");
+        vm.assertEq(activeUntil(ROLLUP, 0), 0, "not evicted");
     }
 
     function test_reportMiss_threeMissesInOneWindowEvict() public {
@@ -184,16 +193,30 @@ contract ReportMissTest is AccountabilityFixture {
     }
 
     function test_reportMiss_reportsInAnyOrderWithinTheSpanCount() public {
-        uint64 first = slotOf(5, 1);
-        uint64 second = slotOf(6, 1);
-        warpToWindow(12);
-        uint64 third = slotOf(12, 1);
-        warpToWindow(13);
+        uint64 first = slotOf(8, 1);
+        uint64 second = slotOf(9, 1);
+        warpToWindow(15);
+        uint64 third = slotOf(15, 1);
+        warpToWindow(16);
         report(third);
         report(first);
         vm.expectEmit(address(registry));
-        emit SequencerRegistry.Evicted(ROLLUP, 0, 16);
+        emit SequencerRegistry.Evicted(ROLLUP, 0, 19);
         report(second);
+    }
+
+    function test_reportMiss_theOrderOfReportsDoesNotDecideAnEviction() public {
+        // Misses in windows 5, 12 and 19 are in three spans whatever order they are reported in.
+        uint64 first = slotOf(5, 1);
+        warpToWindow(12);
+        uint64 second = slotOf(12, 1);
+        warpToWindow(19);
+        uint64 third = slotOf(19, 1);
+        warpToWindow(20);
+        report(second);
+        report(first);
+        report(third);
+        vm.assertEq(activeUntil(ROLLUP, 0), 0, "not evicted");
     }
 
     function test_reportMiss_aMissOutsideTheSpanRestartsTheCount() public {
@@ -207,15 +230,15 @@ contract ReportMissTest is AccountabilityFixture {
         report(third);
         SequencerRegistry.Sequencer memory record = registry.getSequencer(ROLLUP, 0);
         vm.assertEq(record.misses, 1, "a new span");
-        vm.assertEq(record.missSpanStart, 13, "from window 13");
+        vm.assertEq(record.missSpanStart, 8, "span 1, from window 8");
         vm.assertEq(record.activeUntil, 0, "not evicted");
 
         missAndReport(slotOf(13, 2));
-        warpToWindow(20);
-        uint64 last = slotOf(20, 0);
+        warpToWindow(15);
+        uint64 last = slotOf(15, 0);
         warpPastGrace(last);
         vm.expectEmit(address(registry));
-        emit SequencerRegistry.Evicted(ROLLUP, 0, 23);
+        emit SequencerRegistry.Evicted(ROLLUP, 0, 18);
         report(last);
     }
 
@@ -279,8 +302,8 @@ contract ReportMissTest is AccountabilityFixture {
 
     /// @dev Two to seven misses in increasing windows (gaps of 0 to 10 windows), each reported
     ///      as soon as its slot closes. Eviction happens exactly at the report that makes three
-    ///      misses in a span of `MISS_SPAN_WINDOWS` windows counted from the span's first miss;
-    ///      misses after the record's forced exit have no sequencer to report.
+    ///      misses in one span (windows `8k .. 8k + 7`); misses after the record's forced exit
+    ///      have no sequencer to report.
     function testFuzz_reportMiss_evictsExactlyPerTheSpanRule(uint256 gaps, uint256 offsets, uint256 count) public {
         count = bound(count, 2, 7);
         uint64 last = windowStart(5);
@@ -301,7 +324,7 @@ contract ReportMissTest is AccountabilityFixture {
                 report(slot);
                 continue;
             }
-            if (spanMisses != 0 && window - spanStart < MISS_SPAN_WINDOWS) {
+            if (spanMisses != 0 && window / MISS_SPAN_WINDOWS == spanStart / MISS_SPAN_WINDOWS) {
                 ++spanMisses;
             } else {
                 (spanStart, spanMisses) = (window, 1);
