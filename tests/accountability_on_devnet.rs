@@ -23,7 +23,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::{Filter, TransactionRequest},
 };
-use alloy_primitives::{Address, B256, U256, hex, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::{SolCall, SolEvent};
 use common::preconf::{PreconfNet, Process, transfer};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -33,7 +33,7 @@ use sequencer_lookahead::{
         SequencerRegistry::{self, Evicted, MissReported, Slashed},
         SlotInbox::{self, BatchProposed},
     },
-    devnet::{self, SAMPLE_GRACE_SLOTS, WATCHER_ACCOUNT},
+    devnet::{self, SAMPLE_GRACE_SLOTS},
     preconf::{
         api::{BundleMode, BundleRequest, BundleTx, GatewayApiClient},
         promise::Promise,
@@ -160,22 +160,6 @@ async fn wait_for_slot(net: &PreconfNet, slot: u64) {
     panic!("slot {slot} never came");
 }
 
-/// Starts `lookahead watch` with the devnet's watcher key.
-fn watcher(net: &PreconfNet) -> (Process, Address) {
-    let signer = &devnet::dev_signers(WATCHER_ACCOUNT + 1)[WATCHER_ACCOUNT as usize];
-    let key = net.dir.path().join("watcher-key");
-    std::fs::write(&key, hex::encode_prefixed(signer.to_bytes())).unwrap();
-    let args = [
-        "watch".to_owned(),
-        format!("--lookahead-rpc={}", net.lookahead_url),
-        format!("--l1-rpc={}", net.l1_url),
-        format!("--key={}", key.display()),
-        format!("--datadir={}", net.dir.path().join("watcher").display()),
-        format!("--http.port={}", common::anvil::free_port()),
-    ];
-    (Process::lookahead(&args, net.dir.path().join("watcher.log")), signer.address())
-}
-
 /// Asserts that from window `from` to the lookahead's horizon (at most `windows` windows),
 /// the lookahead never selects record `index` of `chain_id`, and that every slot of window
 /// `from` is the contract's `sequencerAt`.
@@ -219,7 +203,8 @@ async fn record_of(net: &PreconfNet, chain_id: u64, operator: Address) -> usize 
 async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     let net = PreconfNet::start();
     let l1 = L1::connect(&net).await;
-    let (watch, watcher_address) = watcher(&net);
+    let watch = net.watcher("main", &[]);
+    let watcher_address = net.watcher_key().address();
     let sequencers: BTreeMap<usize, Process> =
         (1..=3).map(|operator| (operator, net.sequencer(operator))).collect();
     let gateway = net.gateway_with("main", 2_000, &[format!("--watcher={}", watch.url())]);
@@ -268,9 +253,11 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     };
     let (event, block) = evicted;
     assert_eq!((event.chainId, event.index), (U256::from(C), U256::from(index_3)));
+    // The record stays selected until its exit takes effect, so more misses may follow the
+    // third: the first three evicted it.
     let misses = l1.registry_events::<MissReported>().await;
-    assert_eq!(misses.len(), 3, "three reported misses evict: {misses:?}");
-    for ((miss, _), count) in misses.iter().zip(1..) {
+    assert!(misses.len() >= 3, "three reported misses evict: {misses:?}");
+    for ((miss, _), count) in misses.iter().take(3).zip(1..) {
         assert_eq!(
             (miss.chainId, miss.index, miss.misses),
             (U256::from(C), U256::from(index_3), count)
@@ -320,7 +307,15 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let slashes = l1.registry_events::<Slashed>().await;
+    // The node may serve the slash's log a moment after its state.
+    let mut slashes = l1.registry_events::<Slashed>().await;
+    for _ in 0..50 {
+        if !slashes.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        slashes = l1.registry_events::<Slashed>().await;
+    }
     assert_eq!(slashes.len(), 1, "one slash: {slashes:?}");
     let (slash, block) = &slashes[0];
     assert_eq!(
@@ -339,9 +334,18 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
         window.0 + 3,
         "the slash's exit takes effect three windows later"
     );
-    let served = net.lookahead.get_sequencers(ChainId::from(A), None).await.unwrap();
-    let record = served.iter().find(|r| r.index == index_2).expect("still active until its exit");
-    assert_eq!(record.bond, U256::ZERO, "the lookahead serves the slashed bond");
+    // The lookahead serves the slashed bond once it has followed the slash's block.
+    let mut served_bond = None;
+    for _ in 0..100 {
+        let served = net.lookahead.get_sequencers(ChainId::from(A), None).await.unwrap();
+        let record = served.iter().find(|r| r.index == index_2).expect("active until its exit");
+        served_bond = Some(record.bond);
+        if record.bond.is_zero() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(served_bond, Some(U256::ZERO), "the lookahead serves the slashed bond");
     assert_left_the_schedule(&net, &l1, A, index_2, Window(slash.activeUntil)).await;
     drop(sequencers);
 }
