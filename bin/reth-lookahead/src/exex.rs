@@ -267,6 +267,7 @@ mod tests {
             rpcUrl: format!("http://127.0.0.1:{}", 9600 + u16::from(operator)),
             activeFrom: 0,
             existsFrom: 0,
+            bond: U256::from(1),
         }
         .encode_log_data()
     }

@@ -27,7 +27,6 @@ use reth_ethereum::{
 use sequencer_lookahead::{
     EngineConfig, SlotClock, Store, devnet,
     rpc::{
-        api::LookaheadApiServer,
         metrics::RpcMetrics,
         openrpc,
         server::{LookaheadRpc, ServeOptions, serve_with},
