@@ -98,7 +98,11 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
     };
     let gateway = Gateway::new(config, lookahead, watcher);
     let (addr, server) = gateway
-        .serve(SocketAddr::new(args.http_addr, args.http_port), args.limits.config())
+        .serve_with(
+            SocketAddr::new(args.http_addr, args.http_port),
+            args.limits.config(),
+            args.limits.peers(),
+        )
         .await
         .wrap_err("while starting the gateway RPC server")?;
     info!(%addr, registry = %domain.registry, l1_chain_id = domain.l1_chain_id, "gateway listening");

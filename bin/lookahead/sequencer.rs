@@ -114,7 +114,11 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
     }
     let signer = sequencer.address();
     let (addr, server) = sequencer
-        .serve(SocketAddr::new(args.http_addr, args.http_port), args.limits.config())
+        .serve_with(
+            SocketAddr::new(args.http_addr, args.http_port),
+            args.limits.config(),
+            args.limits.peers(),
+        )
         .await
         .wrap_err("while starting the preconf RPC server")?;
     let chain_ids: Vec<String> = args.chain_ids.iter().map(ToString::to_string).collect();

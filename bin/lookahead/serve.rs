@@ -68,6 +68,13 @@ pub(crate) struct ServeArgs {
     /// HTTP requests in progress plus open WebSocket connections; more are refused (HTTP 429).
     #[arg(long = "rpc.max-connections", default_value_t = ServerLimits::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_connections: u32,
+    /// HTTP requests in progress plus open WebSockets of one client IP: its share of
+    /// `--rpc.max-connections`; more get HTTP 429.
+    #[arg(long = "rpc.max-connections-per-ip", default_value_t = ServerLimits::DEFAULT_MAX_CONNECTIONS_PER_IP, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_connections_per_ip: u32,
+    /// TCP connections one client IP may keep open, idle or not; more are closed at once.
+    #[arg(long = "rpc.max-sockets-per-ip", default_value_t = ServerLimits::DEFAULT_MAX_SOCKETS_PER_IP, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_sockets_per_ip: u32,
     /// Subscriptions one WebSocket connection may hold.
     #[arg(long = "rpc.max-subscriptions-per-connection", default_value_t = ServerLimits::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION)]
     pub(crate) max_subscriptions_per_connection: u32,
@@ -87,6 +94,8 @@ impl ServeArgs {
             max_response_size: self.max_response_size,
             max_batch_size: self.max_batch_size,
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            max_sockets_per_ip: self.max_sockets_per_ip,
             max_subscriptions_per_connection: self.max_subscriptions_per_connection,
             heavy_queries: self
                 .heavy_queries

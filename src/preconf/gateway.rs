@@ -32,7 +32,7 @@ use crate::{
         api::{CrossScheduleEntry, LookaheadApiClient},
         error::{invalid_params, rpc_error, rpc_error_with},
         openrpc,
-        peer::{Peer, serve_with_peers},
+        peer::{Peer, PeerLimits, serve_with_peer_limits},
     },
     service::deadline::with_deadline,
     watch::api::WatchApiClient,
@@ -49,7 +49,7 @@ use jsonrpsee::{
 use std::{
     collections::HashMap,
     future::Future,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -145,14 +145,25 @@ impl Gateway {
     }
 
     /// Serves `gateway_` on `addr` (HTTP and WebSocket) within `limits`, with `rpc.discover`;
-    /// clients are told apart by IP address.
+    /// clients are told apart by IP address, each of which holds at most
+    /// [`PeerLimits::DEFAULT`] of the server.
     pub async fn serve(
         self,
         addr: SocketAddr,
         limits: ServerConfig,
     ) -> std::io::Result<(SocketAddr, ServerHandle)> {
+        self.serve_with(addr, limits, PeerLimits::DEFAULT).await
+    }
+
+    /// [`Self::serve`] with what one client IP may hold of the server.
+    pub async fn serve_with(
+        self,
+        addr: SocketAddr,
+        limits: ServerConfig,
+        peers: PeerLimits,
+    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["gateway"])?;
-        serve_with_peers(addr, limits, module).await
+        serve_with_peer_limits(addr, limits, peers, module).await
     }
 }
 
@@ -525,9 +536,25 @@ impl GatewayApiServer for Gateway {
         let admitted =
             self.inner.clients.lock().expect("not poisoned").start(client, Instant::now());
         admitted.map_err(|refusal| rpc_error(RATE_LIMITED, refusal.to_string()))?;
-        let result = self.inner.send(request).await;
-        self.inner.clients.lock().expect("not poisoned").finish(client);
-        result
+        let _in_flight = InFlight { clients: &self.inner.clients, client };
+        self.inner.send(request).await
+    }
+}
+
+/// A bundle admitted by the client limiter, in flight until dropped: also when the client hangs
+/// up and the server drops the call half-way, which would otherwise leave it counted for good
+/// (the client refused at its in-flight limit and, once enough addresses are, every new client
+/// refused as one too many).
+struct InFlight<'a> {
+    clients: &'a Mutex<ClientLimiter>,
+    client: IpAddr,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut clients) = self.clients.lock() {
+            clients.finish(self.client);
+        }
     }
 }
 

@@ -22,7 +22,7 @@ use crate::{
         api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
         error::rpc_error as error,
         openrpc,
-        peer::{Peer, serve_with_peers},
+        peer::{Peer, PeerLimits, serve_with_peer_limits},
     },
 };
 use alloy::{
@@ -83,11 +83,18 @@ struct Inner {
     book: Mutex<LockBook>,
     store: PromiseStore,
     selected: Mutex<HashMap<(ChainId, Slot), Selection>>,
+    /// The slots whose selection is being asked of the lookahead: the locks of a burst for a
+    /// slot not cached yet wait for one answer rather than each asking (one client's burst would
+    /// otherwise be as many lookahead calls, all from this sequencer's address).
+    fetching: Mutex<HashMap<(ChainId, Slot), Gate>>,
     /// The newest slot whose batch is being posted: no promise is signed for it or an older
     /// one. Promises are signed and stored under the read guard, so sealing (the write guard)
     /// waits for those in flight.
     sealed: tokio::sync::RwLock<Option<Slot>>,
 }
+
+/// Held by the one caller asking the lookahead about a slot; the others wait for it.
+type Gate = Arc<tokio::sync::Mutex<()>>;
 
 /// The lookahead's answer for a rollup's slot, as far as this sequencer cares.
 #[derive(Clone, Copy, Debug)]
@@ -128,6 +135,7 @@ impl PreconfSequencer {
             book: Mutex::new(book),
             store,
             selected: Mutex::new(HashMap::new()),
+            fetching: Mutex::new(HashMap::new()),
             sealed: tokio::sync::RwLock::new(None),
         });
         tokio::spawn(expire_locks(Arc::downgrade(&inner)));
@@ -171,14 +179,25 @@ impl PreconfSequencer {
     }
 
     /// Serves `preconf_` on `addr` (HTTP and WebSocket) within `limits`, with `rpc.discover`;
-    /// quotas are kept per client IP.
+    /// quotas are kept per client IP, each of which holds at most [`PeerLimits::DEFAULT`] of
+    /// the server.
     pub async fn serve(
         self,
         addr: SocketAddr,
         limits: ServerConfig,
     ) -> std::io::Result<(SocketAddr, ServerHandle)> {
+        self.serve_with(addr, limits, PeerLimits::DEFAULT).await
+    }
+
+    /// [`Self::serve`] with what one client IP may hold of the server.
+    pub async fn serve_with(
+        self,
+        addr: SocketAddr,
+        limits: ServerConfig,
+        peers: PeerLimits,
+    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["preconf"])?;
-        serve_with_peers(addr, limits, module).await
+        serve_with_peer_limits(addr, limits, peers, module).await
     }
 }
 
@@ -201,6 +220,54 @@ impl Inner {
         Ok(())
     }
 
+    /// The selection of the slot as last answered, if recent enough to reuse: for as long as
+    /// the slot is open once its anchor is final, else for [`SCHEDULE_CACHE`].
+    fn cached_selection(&self, chain_id: ChainId, slot: Slot) -> Option<Selection> {
+        let cache = self.selected.lock().expect("not poisoned");
+        cache
+            .get(&(chain_id, slot))
+            .copied()
+            .filter(|hit| hit.finalized || hit.fetched.elapsed() < SCHEDULE_CACHE)
+    }
+
+    /// [`Self::fetch_selection`], once for all the callers that ask for the same slot at once.
+    async fn fetch_selection_once(&self, chain_id: ChainId, slot: Slot) -> RpcResult<Selection> {
+        let key = (chain_id, slot);
+        let gate = Arc::clone(self.fetching.lock().expect("not poisoned").entry(key).or_default());
+        let turn = gate.lock().await;
+        let selection = match self.cached_selection(chain_id, slot) {
+            Some(hit) => Ok(hit),
+            None => self.fetch_selection(chain_id, slot).await,
+        };
+        drop(turn);
+        let mut fetching = self.fetching.lock().expect("not poisoned");
+        // Only the map's reference and this one left: nobody waits, forget the gate.
+        if Arc::strong_count(&gate) <= 2 {
+            fetching.remove(&key);
+        }
+        selection
+    }
+
+    /// Asks the lookahead who sequences the slot, and caches the answer.
+    async fn fetch_selection(&self, chain_id: ChainId, slot: Slot) -> RpcResult<Selection> {
+        let entry = self
+            .lookahead
+            .get_sequencer(chain_id, slot.0)
+            .await
+            .map_err(|e| lookahead_error(chain_id, slot, e))?;
+        let selection = Selection {
+            sequencer: entry
+                .sequencer
+                .as_ref()
+                .map(|s| Named { operator: s.operator, signer: s.signer }),
+            anchor: entry.anchor.hash,
+            fetched: Instant::now(),
+            finalized: entry.status == EntryStatus::Finalized,
+        };
+        self.selected.lock().expect("not poisoned").insert((chain_id, slot), selection);
+        Ok(selection)
+    }
+
     /// Asks the lookahead (or its recent answer, unless `fresh`) whether this signer sequences
     /// the slot; returns the anchor the answer rests on, `None` when that anchor is final.
     async fn check_selected(
@@ -209,28 +276,10 @@ impl Inner {
         slot: Slot,
         fresh: bool,
     ) -> RpcResult<Option<B256>> {
-        let cached = self.selected.lock().expect("not poisoned").get(&(chain_id, slot)).copied();
-        let selection = match cached {
-            Some(hit) if hit.finalized || (!fresh && hit.fetched.elapsed() < SCHEDULE_CACHE) => hit,
-            _ => {
-                let entry = self
-                    .lookahead
-                    .get_sequencer(chain_id, slot.0)
-                    .await
-                    .map_err(|e| lookahead_error(chain_id, slot, e))?;
-                let selection = Selection {
-                    sequencer: entry
-                        .sequencer
-                        .as_ref()
-                        .map(|s| Named { operator: s.operator, signer: s.signer }),
-                    anchor: entry.anchor.hash,
-                    fetched: Instant::now(),
-                    finalized: entry.status == EntryStatus::Finalized,
-                };
-                let mut cache = self.selected.lock().expect("not poisoned");
-                cache.insert((chain_id, slot), selection);
-                selection
-            }
+        let selection = match self.cached_selection(chain_id, slot) {
+            Some(hit) if hit.finalized || !fresh => hit,
+            _ if fresh => self.fetch_selection(chain_id, slot).await?,
+            _ => self.fetch_selection_once(chain_id, slot).await?,
         };
         let me = self.config.signer.address();
         match selection.sequencer {

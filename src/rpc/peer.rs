@@ -4,14 +4,40 @@
 //! jsonrpsee's `Server` does not hand the peer address to methods; this accepts the
 //! connections itself and puts a [`Peer`] into every request's extensions, which jsonrpsee
 //! passes on to the methods (`#[method(..., with_extensions)]`).
+//!
+//! It also bounds what one address may hold of the server ([`PeerLimits`]): jsonrpsee's
+//! connection limit counts HTTP requests in progress and open WebSockets over all clients, so
+//! one client that opens enough WebSockets, or requests whose body never ends, would take all of
+//! it and leave every other client with HTTP 429; and nothing bounds the idle connections a
+//! client keeps open, each a file descriptor of the server.
 
+use hyper::body::Incoming;
 use jsonrpsee::{
     Extensions, Methods,
-    server::{ServerConfig, ServerHandle, serve_with_graceful_shutdown, stop_channel},
+    core::BoxError,
+    server::{
+        HttpResponse, ServerConfig, ServerHandle, StopHandle, http::response::too_many_requests,
+        serve_with_graceful_shutdown, stop_channel,
+    },
 };
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use tokio::net::TcpListener;
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+};
 use tracing::debug;
+
+/// How long the accept loop pauses after a failed accept (e.g. out of file descriptors), rather
+/// than retrying at once in a busy loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// The client of a request: the IP address its connection comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,11 +51,45 @@ impl Peer {
     }
 }
 
+/// What one client IP may hold of a server started by [`serve_with_peers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerLimits {
+    /// HTTP requests of one IP in progress at once (HTTP/2 streams included) plus its open
+    /// WebSockets: its share of the server's connection limit, which counts the same. More get
+    /// HTTP 429.
+    pub connections: u32,
+    /// TCP connections one IP may hold open, idle or not; more are closed as soon as they are
+    /// accepted. Above [`Self::connections`]: HTTP clients keep idle connections in a pool.
+    pub sockets: u32,
+}
+
+impl PeerLimits {
+    /// The default: 64 requests in progress and WebSockets, 256 sockets per client IP.
+    pub const DEFAULT: Self = Self { connections: 64, sockets: 256 };
+}
+
+impl Default for PeerLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// Serves `methods` on `addr` (HTTP and WebSocket) with `config`'s limits, tagging every
-/// request with its [`Peer`]. Returns the bound address and the handle that stops it.
+/// request with its [`Peer`]; each client IP holds at most [`PeerLimits::DEFAULT`] of the
+/// server. Returns the bound address and the handle that stops it.
 pub async fn serve_with_peers(
     addr: SocketAddr,
     config: ServerConfig,
+    methods: impl Into<Methods>,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    serve_with_peer_limits(addr, config, PeerLimits::DEFAULT, methods).await
+}
+
+/// [`serve_with_peers`] with what one client IP may hold of the server.
+pub async fn serve_with_peer_limits(
+    addr: SocketAddr,
+    config: ServerConfig,
+    peers: PeerLimits,
     methods: impl Into<Methods>,
 ) -> std::io::Result<(SocketAddr, ServerHandle)> {
     let listener = TcpListener::bind(addr).await?;
@@ -37,6 +97,30 @@ pub async fn serve_with_peers(
     let methods: Methods = methods.into();
     let (stop, handle) = stop_channel();
     let builder = jsonrpsee::server::Server::builder().set_config(config).to_service_builder();
+    let services = stop.clone();
+    accept_with_peers(listener, peers, stop, move || {
+        builder.clone().build(methods.clone(), services.clone())
+    });
+    Ok((bound, handle))
+}
+
+/// Accepts connections on `listener` until `stop`, and serves each with a service from
+/// `service` (a jsonrpsee `TowerService`, with whatever middleware), tagging every request with
+/// its [`Peer`] and holding each client IP to `peers`. Runs in a task of its own.
+pub fn accept_with_peers<S, F>(
+    listener: TcpListener,
+    peers: PeerLimits,
+    stop: StopHandle,
+    service: F,
+) where
+    F: Fn() -> S + Send + 'static,
+    S: tower::Service<http::Request<Incoming>, Response = HttpResponse, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let held = Arc::new(Held::new(peers));
     tokio::spawn(async move {
         loop {
             let (socket, remote) = tokio::select! {
@@ -44,45 +128,213 @@ pub async fn serve_with_peers(
                     Ok(accepted) => accepted,
                     Err(error) => {
                         debug!(target: "lookahead::rpc", %error, "accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 },
                 () = stop.clone().shutdown() => break,
             };
-            let service = Tagged {
-                peer: Peer(remote.ip()),
-                inner: builder.clone().build(methods.clone(), stop.clone()),
+            let peer = Peer(remote.ip());
+            let Some(share) = held.take(peer.0, Kind::Socket) else {
+                debug!(target: "lookahead::rpc", peer = %peer.0, "connection refused: the address holds its share");
+                continue;
             };
+            // What the socket holds goes with it: a connection upgraded to a WebSocket counts
+            // until the WebSocket closes, not just until the upgrade is answered.
+            let upgraded = Arc::new(Mutex::new(None));
+            let socket = Counted { socket, _share: share, _upgraded: Arc::clone(&upgraded) };
+            let service = Tagged { peer, held: Arc::clone(&held), upgraded, inner: service() };
             tokio::spawn(serve_with_graceful_shutdown(socket, service, stop.clone().shutdown()));
         }
     });
-    Ok((bound, handle))
 }
 
-/// A connection's service that puts its [`Peer`] into every request.
+/// A client's socket, counted against its address while it is open, with the share of its
+/// WebSocket once upgraded.
+#[derive(Debug)]
+struct Counted {
+    socket: TcpStream,
+    _share: Share,
+    _upgraded: Arc<Mutex<Option<Share>>>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.socket).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.socket).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.socket).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.socket).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.socket).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.socket.is_write_vectored()
+    }
+}
+
+/// What each client IP holds: its sockets, and its requests in progress plus WebSockets. An
+/// address is in the map only while it holds something, so the map is no larger than the
+/// connections open.
+#[derive(Debug)]
+struct Held {
+    limits: PeerLimits,
+    by_ip: Mutex<HashMap<IpAddr, [u32; 2]>>,
+}
+
+/// What is counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// An open TCP connection.
+    Socket = 0,
+    /// An HTTP request in progress, or an open WebSocket.
+    Connection = 1,
+}
+
+impl Held {
+    fn new(limits: PeerLimits) -> Self {
+        Self { limits, by_ip: Mutex::new(HashMap::new()) }
+    }
+
+    /// Counts one more `kind` for `ip`, unless it holds its share; given back when the
+    /// returned guard is dropped.
+    fn take(self: &Arc<Self>, ip: IpAddr, kind: Kind) -> Option<Share> {
+        let limit = match kind {
+            Kind::Socket => self.limits.sockets,
+            Kind::Connection => self.limits.connections,
+        };
+        let mut by_ip = self.by_ip.lock().expect("not poisoned");
+        let held = by_ip.entry(ip).or_default();
+        if held[kind as usize] >= limit {
+            if *held == [0, 0] {
+                by_ip.remove(&ip);
+            }
+            return None;
+        }
+        held[kind as usize] += 1;
+        Some(Share { held: Arc::clone(self), ip, kind })
+    }
+}
+
+/// A socket, request or WebSocket of a client IP, counted until dropped.
+#[derive(Debug)]
+struct Share {
+    held: Arc<Held>,
+    ip: IpAddr,
+    kind: Kind,
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut by_ip = self.held.by_ip.lock().expect("not poisoned");
+        if let Some(held) = by_ip.get_mut(&self.ip) {
+            held[self.kind as usize] = held[self.kind as usize].saturating_sub(1);
+            if *held == [0, 0] {
+                by_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection's service that puts its [`Peer`] into every request and counts the request
+/// against the peer's share while it is in progress, or for as long as the socket stays open
+/// if it asks for a WebSocket.
 #[derive(Clone, Debug)]
 struct Tagged<S> {
     peer: Peer,
+    held: Arc<Held>,
+    upgraded: Arc<Mutex<Option<Share>>>,
     inner: S,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for Tagged<S>
 where
-    S: tower::Service<http::Request<B>>,
+    S: tower::Service<http::Request<B>, Response = HttpResponse>,
+    S::Future: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = HttpResponse;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
 
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let Some(share) = self.held.take(self.peer.0, Kind::Connection) else {
+            debug!(target: "lookahead::rpc", peer = %self.peer.0, "request refused: the address holds its share");
+            return Box::pin(async { Ok(too_many_requests()) });
+        };
         request.extensions_mut().insert(self.peer);
-        self.inner.call(request)
+        let share = if request.headers().contains_key(http::header::UPGRADE) {
+            // A WebSocket: counted until its socket closes.
+            *self.upgraded.lock().expect("not poisoned") = Some(share);
+            None
+        } else {
+            Some(share)
+        };
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            drop(share);
+            response
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, n])
+    }
+
+    #[test]
+    fn an_address_holds_at_most_its_share_and_gets_it_back() {
+        let held = Arc::new(Held::new(PeerLimits { connections: 1, sockets: 2 }));
+        let first = held.take(ip(1), Kind::Socket).unwrap();
+        let second = held.take(ip(1), Kind::Socket).unwrap();
+        assert!(held.take(ip(1), Kind::Socket).is_none());
+        let other = held.take(ip(2), Kind::Socket).unwrap();
+        let request = held.take(ip(1), Kind::Connection).unwrap();
+        assert!(held.take(ip(1), Kind::Connection).is_none());
+        drop(first);
+        let third = held.take(ip(1), Kind::Socket).unwrap();
+        drop((second, third, other, request));
+        assert!(held.by_ip.lock().unwrap().is_empty(), "nothing held, nothing remembered");
+    }
+
+    #[test]
+    fn a_refused_address_leaves_no_entry() {
+        let held = Arc::new(Held::new(PeerLimits { connections: 0, sockets: 0 }));
+        assert!(held.take(ip(1), Kind::Connection).is_none());
+        assert!(held.take(ip(1), Kind::Socket).is_none());
+        assert!(held.by_ip.lock().unwrap().is_empty());
     }
 }

@@ -31,6 +31,7 @@ use crate::{
         error::{invalid_params, query_error, rpc_error},
         metrics::RpcMetrics,
         openrpc,
+        peer::{PeerLimits, accept_with_peers},
         ui::SchedulePageLayer,
     },
     service::shared::SharedEngine,
@@ -457,6 +458,11 @@ pub struct ServerLimits {
     pub max_batch_size: u32,
     /// HTTP requests in progress plus open WebSocket connections; more are refused (HTTP 429).
     pub max_connections: u32,
+    /// HTTP requests in progress plus open WebSockets of one client IP: its share of
+    /// [`Self::max_connections`], so that one address cannot take all of it (HTTP 429 above).
+    pub max_connections_per_ip: u32,
+    /// TCP connections one client IP may keep open, idle or not; more are closed at once.
+    pub max_sockets_per_ip: u32,
     /// Subscriptions one WebSocket connection may hold (-32006 above).
     pub max_subscriptions_per_connection: u32,
     /// Heavy queries ([`HEAVY_METHODS`]) computed at once (at least 1); more wait their turn.
@@ -475,6 +481,10 @@ impl ServerLimits {
     pub const DEFAULT_MAX_BATCH_SIZE: u32 = 100;
     /// Default [`Self::max_connections`].
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 100;
+    /// Default [`Self::max_connections_per_ip`]: half of [`Self::DEFAULT_MAX_CONNECTIONS`].
+    pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 50;
+    /// Default [`Self::max_sockets_per_ip`].
+    pub const DEFAULT_MAX_SOCKETS_PER_IP: u32 = 256;
     /// Default [`Self::max_subscriptions_per_connection`]: one subscription takes a list of
     /// rollups, so a client needs one or a few.
     pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 32;
@@ -502,6 +512,8 @@ impl Default for ServerLimits {
             max_response_size: Self::DEFAULT_MAX_RESPONSE_SIZE,
             max_batch_size: Self::DEFAULT_MAX_BATCH_SIZE,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: Self::DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_sockets_per_ip: Self::DEFAULT_MAX_SOCKETS_PER_IP,
             max_subscriptions_per_connection: Self::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             heavy_queries: default_heavy_queries(),
         }
@@ -521,12 +533,24 @@ pub async fn serve_with(
     let module = openrpc::with_discover(rpc.into_module(), &["lookahead"])?;
     let middleware =
         jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(RpcMetrics::new);
-    let server = jsonrpsee::server::Server::builder()
+    let builder = jsonrpsee::server::Server::builder()
         .set_config(limits.config())
         .set_rpc_middleware(middleware)
         .set_http_middleware(tower::ServiceBuilder::new().layer(SchedulePageLayer::new(options.ui)))
-        .build(addr)
-        .await?;
-    let bound = server.local_addr()?;
-    Ok((bound, server.start(module)))
+        .to_service_builder();
+    // Connections are accepted here rather than by jsonrpsee's server, to hold each client IP
+    // to its share (`max_connections_per_ip`).
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let (stop, handle) = jsonrpsee::server::stop_channel();
+    let methods = jsonrpsee::Methods::from(module);
+    let services = stop.clone();
+    let peers = PeerLimits {
+        connections: limits.max_connections_per_ip,
+        sockets: limits.max_sockets_per_ip,
+    };
+    accept_with_peers(listener, peers, stop, move || {
+        builder.clone().build(methods.clone(), services.clone())
+    });
+    Ok((bound, handle))
 }
