@@ -24,6 +24,7 @@ use sequencer_lookahead::{
         server::LookaheadRpc,
     },
     service::shared::SharedEngine,
+    watch::api::{self as watch_api, WatchApiServer},
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -78,6 +79,16 @@ impl GatewayApiServer for NoGateway {
     }
 }
 
+/// A `watch_` server that is never called.
+struct NoWatch;
+
+#[async_trait]
+impl WatchApiServer for NoWatch {
+    async fn submit_promise(&self, _: &Extensions, _: Promise) -> RpcResult<bool> {
+        unreachable!("never called")
+    }
+}
+
 fn engine() -> std::sync::Arc<SharedEngine> {
     SharedEngine::new(Engine::new(EngineConfig {
         registry: Address::repeat_byte(0x11),
@@ -95,6 +106,7 @@ fn the_document_lists_exactly_the_methods_the_servers_register() {
         NoPreconf.into_rpc().method_names().map(str::to_owned).collect();
     let gateway: BTreeSet<String> =
         NoGateway.into_rpc().method_names().map(str::to_owned).collect();
+    let watch: BTreeSet<String> = NoWatch.into_rpc().method_names().map(str::to_owned).collect();
     assert_eq!(
         lookahead,
         api::METHOD_NAMES.iter().map(|name| (*name).to_owned()).collect(),
@@ -103,10 +115,12 @@ fn the_document_lists_exactly_the_methods_the_servers_register() {
     assert_eq!(in_namespace(&documented, "lookahead"), lookahead, "lookahead_ methods");
     assert_eq!(in_namespace(&documented, "preconf"), preconf, "preconf_ methods");
     assert_eq!(in_namespace(&documented, "gateway"), gateway, "gateway_ methods");
+    assert_eq!(in_namespace(&documented, "watch"), watch, "watch_ methods");
     let all: BTreeSet<String> = lookahead
         .iter()
         .chain(&preconf)
         .chain(&gateway)
+        .chain(&watch)
         .cloned()
         .chain([openrpc::DISCOVER.to_owned()])
         .collect();
@@ -244,6 +258,7 @@ fn samples() -> BTreeMap<&'static str, Sample> {
         ("preconf_getPromises", (value(vec![promise()]), vec![])),
         ("preconf_lockAndConfirm", (value(vec![promise()]), vec![("request", value(commit))])),
         ("gateway_sendBundle", (value(receipt), vec![("request", value(bundle))])),
+        ("watch_submitPromise", (json!(true), vec![("promise", value(promise()))])),
         (openrpc::DISCOVER, (document(), vec![])),
     ])
 }
@@ -431,11 +446,18 @@ fn error_codes_are_the_codes_constants() {
         preconf_api::INTERNAL,
         preconf_api::BUNDLE_FAILED,
         preconf_api::UNDERBONDED,
+        watch_api::INVALID_PROMISE,
+        watch_api::UNAVAILABLE,
+        watch_api::INTERNAL,
+        watch_api::RATE_LIMITED,
     ]
     .into_iter()
     .map(i64::from)
     .collect();
     assert_eq!(documented, code);
+    let too_large = format!("more than {} transaction hashes", watch_api::MAX_PROMISE_TX_HASHES);
+    let invalid_promise = errors["InvalidPromise"]["message"].as_str().expect("a message");
+    assert!(invalid_promise.contains(&too_large), "the document says {too_large}");
     for method in document["methods"].as_array().expect("methods") {
         for error in method["errors"].as_array().expect("errors") {
             let reference = error["$ref"].as_str().expect("errors are refs");

@@ -178,6 +178,8 @@ async fn run_watcher(watcher: WatcherArgs, lookahead_rpc: String) {
             .arg(format!("--key={}", key_file.display()))
             .arg(format!("--datadir={}", watcher.datadir.display()))
             .arg(format!("--http.port={}", watcher.port))
+            // The sample sequencers are on loopback.
+            .arg("--allow-private-endpoints")
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()?;

@@ -2,17 +2,18 @@
 //! the loop that slashes broken promises and reports missed slots, with its database in
 //! `--datadir` and transactions signed locally with `--key`.
 
-use crate::{serve::shutdown_signal, upstream::UpstreamArgs};
+use crate::{limits::RpcLimits, serve::shutdown_signal, upstream::UpstreamArgs};
 use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::U256;
 use clap::Args;
 use eyre::{WrapErr, bail};
 use sequencer_lookahead::{
     ChainId, Slot,
+    preconf::{endpoint::EndpointPolicy, limiter::ClientLimits},
     service::l1::{TxPolicy, TxSender},
     watch::{
         chain::Chain,
-        collector::{Collector, SLASHING_WINDOWS, WatchRpc},
+        collector::{Collector, DEFAULT_CLIENT_LIMITS, SLASHING_WINDOWS, WatchRpc},
         store::WatchStore,
         watcher::{Watcher, WatcherConfig},
     },
@@ -70,6 +71,30 @@ pub(crate) struct WatchArgs {
     /// Serve Prometheus metrics (`lookahead_watch_*`) at this address, e.g. 127.0.0.1:9003.
     #[arg(long)]
     metrics: Option<SocketAddr>,
+    /// Also dial sequencer endpoints at loopback, private, link-local and other non-public
+    /// addresses (for devnets). Off by default: endpoints come from a permissionless registry.
+    #[arg(long)]
+    allow_private_endpoints: bool,
+    /// A `host:port` dialled even though it is not public (a known sequencer on a private
+    /// network); repeat for several.
+    #[arg(long = "allow-endpoint")]
+    allowed_endpoints: Vec<String>,
+    /// Promises one client (IP address) may hand to `watch_submitPromise` per second, on
+    /// average (a gateway hands over every promise it returns, from one address).
+    #[arg(long, default_value_t = DEFAULT_CLIENT_LIMITS.per_second)]
+    promises_per_second: u32,
+    /// Promises one client may hand over at once after being idle.
+    #[arg(long, default_value_t = DEFAULT_CLIENT_LIMITS.burst)]
+    promise_burst: u32,
+    /// `watch_submitPromise` calls of one client in flight at once.
+    #[arg(long, default_value_t = DEFAULT_CLIENT_LIMITS.in_flight)]
+    promises_in_flight: u32,
+    /// Clients tracked at once (idle ones are forgotten first; while all are busy, a new client
+    /// is refused with -39304).
+    #[arg(long, default_value_t = DEFAULT_CLIENT_LIMITS.max_clients)]
+    max_clients: usize,
+    #[command(flatten)]
+    limits: RpcLimits,
 }
 
 /// Watches until Ctrl-C or SIGTERM.
@@ -114,6 +139,10 @@ pub(crate) async fn run(args: WatchArgs) -> eyre::Result<()> {
         lookahead.clone(),
         chain.clone(),
         store.clone(),
+        EndpointPolicy {
+            allow_private: args.allow_private_endpoints,
+            allowed: args.allowed_endpoints.clone(),
+        },
         head.slot,
         timeout,
     ));
@@ -134,8 +163,18 @@ pub(crate) async fn run(args: WatchArgs) -> eyre::Result<()> {
         .wrap_err("while waiting for the account's pending transactions")?;
     let rollups: Vec<String> = watcher.followed().iter().map(ToString::to_string).collect();
 
-    let (addr, server) = WatchRpc::new(collector)
-        .serve(SocketAddr::new(args.http_addr, args.http_port))
+    let clients = ClientLimits {
+        per_second: args.promises_per_second,
+        burst: args.promise_burst,
+        in_flight: args.promises_in_flight,
+        max_clients: args.max_clients,
+    };
+    let (addr, server) = WatchRpc::new(collector, clients)
+        .serve(
+            SocketAddr::new(args.http_addr, args.http_port),
+            args.limits.config(),
+            args.limits.peers(),
+        )
         .await
         .wrap_err("while starting the watch RPC server")?;
     info!(%addr, sender = %address, registry = %domain.registry, l1_chain_id = domain.l1_chain_id, slot = %Slot(head.slot.0), rollups = %rollups.join(","), "watcher listening");

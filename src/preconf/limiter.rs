@@ -2,7 +2,7 @@
 //! requests in flight, per client IP, in a map that cannot grow without bound. Pure and
 //! synchronous; time is passed in.
 
-use std::{collections::HashMap, net::IpAddr, time::Instant};
+use std::{collections::HashMap, net::IpAddr, sync::Mutex, time::Instant};
 
 /// The limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +97,20 @@ impl ClientLimiter {
         }
     }
 
+    /// [`Self::start`] on a limiter shared by a server's calls: the request is in flight until
+    /// the returned guard is dropped, also when the client hangs up and the server drops the
+    /// call half-way (which would otherwise leave it counted for good: the client refused at
+    /// its in-flight limit and, once enough addresses are, every new client refused as one too
+    /// many).
+    pub fn admit(
+        shared: &Mutex<Self>,
+        client: IpAddr,
+        now: Instant,
+    ) -> Result<Admitted<'_>, Refusal> {
+        shared.lock().expect("not poisoned").start(client, now)?;
+        Ok(Admitted { shared, client })
+    }
+
     /// Forgets the clients with nothing in flight and a full bucket: they are as if new.
     fn forget_idle(&mut self, now: Instant) {
         let limits = self.limits;
@@ -104,6 +118,22 @@ impl ClientLimiter {
             refill(state, limits, now);
             state.in_flight > 0 || state.tokens < f64::from(limits.burst)
         });
+    }
+}
+
+/// A request [`ClientLimiter::admit`] admitted, in flight until dropped.
+#[derive(Debug)]
+#[must_use = "the request is in flight only while this is held"]
+pub struct Admitted<'a> {
+    shared: &'a Mutex<ClientLimiter>,
+    client: IpAddr,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut limiter) = self.shared.lock() {
+            limiter.finish(self.client);
+        }
     }
 }
 
@@ -149,6 +179,22 @@ mod tests {
         limiter.start(ip(2), now).unwrap();
         limiter.finish(ip(1));
         limiter.start(ip(1), now).unwrap();
+    }
+
+    #[test]
+    fn an_admitted_request_is_in_flight_until_its_guard_is_dropped() {
+        let now = Instant::now();
+        let shared = Mutex::new(ClientLimiter::new(ClientLimits { burst: 10, ..LIMITS }));
+        let first = ClientLimiter::admit(&shared, ip(1), now).unwrap();
+        let second = ClientLimiter::admit(&shared, ip(1), now).unwrap();
+        assert_eq!(
+            ClientLimiter::admit(&shared, ip(1), now).map(drop),
+            Err(Refusal::InFlight(ip(1), 2))
+        );
+        drop(first);
+        let third = ClientLimiter::admit(&shared, ip(1), now).unwrap();
+        drop((second, third));
+        assert!(shared.lock().unwrap().clients.values().all(|client| client.in_flight == 0));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The API description: the OpenRPC document of the `lookahead_`, `preconf_` and `gateway_`
-//! namespaces (`docs/openrpc.json`, compiled in), served by `rpc.discover`. A test
+//! The API description: the OpenRPC document of the `lookahead_`, `preconf_`, `gateway_` and
+//! `watch_` namespaces (`docs/openrpc.json`, compiled in), served by `rpc.discover`. A test
 //! (`tests/openrpc_matches_the_code.rs`) checks it against the code — method names, result
 //! fields, error codes — so it cannot drift.
 

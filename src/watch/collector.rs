@@ -6,10 +6,19 @@
 //! `signer` under the registry's EIP-712 domain on this L1 (a promise signed for another L1
 //! or forged is refused), that signer is the one of the record selected for its rollup and
 //! slot (asked of the lookahead; of the registry's `sequencerAt` for slots the lookahead no
-//! longer serves), and its slot is still inside the slashing window.
+//! longer serves), and its slot is still inside the slashing window. The cheap checks come
+//! first (its size, the slashing window, whether its digest is held already), then the
+//! signature (an `ecrecover`), then the lookahead or L1.
+//!
+//! Both sources are open to anyone, and are bounded: `watch_submitPromise` per client IP
+//! ([`ClientLimits`], -39304), and the sequencers' endpoints, which come from a permissionless
+//! registry, are dialled only as an [`EndpointPolicy`] allows (`http(s)`, public addresses
+//! unless allowed, bounded request and response sizes).
 
 use super::{
-    api::{INTERNAL, INVALID_PROMISE, UNAVAILABLE, WatchApiServer},
+    api::{
+        INTERNAL, INVALID_PROMISE, MAX_PROMISE_TX_HASHES, RATE_LIMITED, UNAVAILABLE, WatchApiServer,
+    },
     chain::{Chain, ChainError},
     store::{Source, WatchStore, WatchStoreError},
 };
@@ -20,20 +29,24 @@ use crate::{
     },
     preconf::{
         api::PreconfApiClient,
+        endpoint::{EndpointError, EndpointPolicy},
+        limiter::{ClientLimiter, ClientLimits},
         promise::{Promise, PromiseError},
     },
     rpc::{
         api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
         error::rpc_error,
         openrpc,
+        peer::{Peer, PeerLimits, serve_with_peer_limits},
     },
     service::deadline::with_deadline,
 };
 use alloy_primitives::Address;
 use jsonrpsee::{
+    Extensions,
     core::{RpcResult, async_trait, client::Error as ClientError},
-    http_client::{HttpClient, HttpClientBuilder},
-    server::ServerHandle,
+    http_client::HttpClient,
+    server::{ServerConfig, ServerHandle},
     types::ErrorObjectOwned,
 };
 use std::{
@@ -56,10 +69,20 @@ const POLL_PER_PASS: u64 = 8;
 const POLL_SLOTS: u64 = 4;
 /// The cursor of the sequencer polls in the watcher's database.
 const POLL_CURSOR: &str = "poll";
+/// Endpoints (dialled or refused) remembered, at most; more clear the memory.
+const MAX_ENDPOINTS: usize = 1024;
+/// How long an endpoint's verdict (a client, or why it is refused) is reused before its
+/// address is checked again.
+const ENDPOINT_CACHE: Duration = Duration::from_secs(60);
 
 /// Why a promise is not kept.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
+    /// The promise carries more transaction hashes than any the watcher takes.
+    #[error(
+        "the promise carries {0} transaction hashes, at most {MAX_PROMISE_TX_HASHES} are taken"
+    )]
+    TooLarge(usize),
     /// The signature is not the claimed signer's under this registry's domain on this L1.
     #[error("the signature does not verify under this registry on this L1: {0}")]
     Signature(PromiseError),
@@ -111,6 +134,7 @@ impl Refusal {
     /// The metrics label.
     pub const fn reason(&self) -> &'static str {
         match self {
+            Self::TooLarge(_) => "too_large",
             Self::Signature(_) => "signature",
             Self::NoSequencer { .. } => "no_sequencer",
             Self::NotSelected { .. } => "not_selected",
@@ -148,19 +172,24 @@ pub struct Collector {
     current: AtomicU64,
     /// The rollups whose sequencers are polled (the watcher's followed rollups).
     followed: Mutex<Vec<ChainId>>,
-    sequencers: Mutex<HashMap<String, HttpClient>>,
+    /// Which sequencer endpoints are dialled.
+    endpoints: EndpointPolicy,
+    /// Each endpoint's verdict.
+    sequencers: Mutex<HashMap<String, Dialled>>,
     /// Endpoints that did not answer, and when to ask them again.
     unresponsive: Mutex<HashMap<String, Instant>>,
 }
 
 impl Collector {
-    /// A collector checking against `lookahead` and `chain` under `domain`, storing in `store`;
-    /// `current` is L1's slot now, `timeout` bounds every request.
+    /// A collector checking against `lookahead` and `chain` under `domain`, storing in `store`
+    /// and dialling the sequencers `endpoints` allows; `current` is L1's slot now, `timeout`
+    /// bounds every request.
     pub fn new(
         domain: RegistryDomain,
         lookahead: HttpClient,
         chain: Chain,
         store: WatchStore,
+        endpoints: EndpointPolicy,
         current: Slot,
         timeout: Duration,
     ) -> Self {
@@ -172,6 +201,7 @@ impl Collector {
             timeout,
             current: AtomicU64::new(current.0),
             followed: Mutex::new(Vec::new()),
+            endpoints,
             sequencers: Mutex::new(HashMap::new()),
             unresponsive: Mutex::new(HashMap::new()),
         }
@@ -219,13 +249,19 @@ impl Collector {
         result
     }
 
+    /// The checks in order of cost: the promise's size, its slot against the slashing window
+    /// and whether its digest is held already (no signature is recovered for a promise refused
+    /// or known there), then its signature, then its signer against the lookahead or L1.
     async fn check_and_store(&self, promise: &Promise, source: Source) -> Result<bool, Refusal> {
-        promise.verify(&self.domain, promise.signer).map_err(Refusal::Signature)?;
+        if promise.tx_hashes.len() > MAX_PROMISE_TX_HASHES {
+            return Err(Refusal::TooLarge(promise.tx_hashes.len()));
+        }
+        self.check_window(promise.slot)?;
         let digest = promise.signing_hash(&self.domain);
         if self.store.has_promise(digest)? {
             return Ok(false);
         }
-        self.check_window(promise.slot)?;
+        promise.verify(&self.domain, promise.signer).map_err(Refusal::Signature)?;
         self.check_signer(promise).await?;
         Ok(self.store.insert_promise(digest, promise, source)?)
     }
@@ -381,13 +417,21 @@ impl Collector {
     }
 
     /// Asks one sequencer for its promises of `slot` and keeps the good ones; false if it did
-    /// not answer.
+    /// not answer. An endpoint the policy refuses counts as answered: it never will.
     async fn poll_endpoint(&self, slot: Slot, endpoint: &str) -> bool {
-        let client = match self.sequencer(endpoint) {
+        let client = match self.sequencer(endpoint).await {
             Ok(client) => client,
-            Err(error) => {
-                debug!(target: "lookahead::watch", %endpoint, %error, "not a sequencer endpoint");
+            Err(Dial::Refused(reason)) => {
+                metrics::counter!("lookahead_watch_sequencer_polls_total", "outcome" => "refused")
+                    .increment(1);
+                debug!(target: "lookahead::watch", %slot, %endpoint, %reason, "not dialled");
                 return true;
+            }
+            Err(Dial::Unresolved(reason)) => {
+                metrics::counter!("lookahead_watch_sequencer_polls_total", "outcome" => "error")
+                    .increment(1);
+                debug!(target: "lookahead::watch", %slot, %endpoint, %reason, "a sequencer endpoint does not resolve");
+                return false;
             }
         };
         let request = client.get_promises(slot);
@@ -410,44 +454,220 @@ impl Collector {
         }
     }
 
-    fn sequencer(&self, endpoint: &str) -> Result<HttpClient, ClientError> {
+    /// The client of a registered endpoint, if the endpoint policy allows dialling it: reused
+    /// for [`ENDPOINT_CACHE`], as is a refusal (logged once each time it is decided). A host
+    /// that does not resolve is asked again next time.
+    async fn sequencer(&self, endpoint: &str) -> Result<HttpClient, Dial> {
+        if let Some((checked, dialled)) =
+            self.sequencers.lock().expect("not poisoned").get(endpoint)
+            && checked.elapsed() < ENDPOINT_CACHE
+        {
+            return dialled.clone().map_err(Dial::Refused);
+        }
+        let dialled = match self.endpoints.dial(endpoint, self.timeout).await {
+            Ok(client) => Ok(client),
+            Err(EndpointError::Unresolved { host, reason }) => {
+                return Err(Dial::Unresolved(format!("{host}: {reason}")));
+            }
+            Err(refused) => {
+                warn!(target: "lookahead::watch", %endpoint, reason = %refused, "not dialling a registered sequencer endpoint");
+                Err(refused.to_string())
+            }
+        };
         let mut clients = self.sequencers.lock().expect("not poisoned");
-        if let Some(client) = clients.get(endpoint) {
-            return Ok(client.clone());
+        if clients.len() >= MAX_ENDPOINTS && !clients.contains_key(endpoint) {
+            clients.retain(|_, (checked, _)| checked.elapsed() < ENDPOINT_CACHE);
+            if clients.len() >= MAX_ENDPOINTS {
+                clients.clear();
+            }
         }
-        let client = HttpClientBuilder::default().request_timeout(self.timeout).build(endpoint)?;
-        if clients.len() >= 1024 {
-            clients.clear();
-        }
-        clients.insert(endpoint.to_owned(), client.clone());
-        Ok(client)
+        clients.insert(endpoint.to_owned(), (Instant::now(), dialled.clone()));
+        dialled.map_err(Dial::Refused)
     }
 }
+
+/// An endpoint's client, or why the policy refuses it, and since when.
+type Dialled = (Instant, Result<HttpClient, String>);
+
+/// Why a sequencer endpoint is not asked.
+#[derive(Clone, Debug)]
+enum Dial {
+    /// The endpoint policy refuses it (not `http(s)`, a non-public address, a bad URL).
+    Refused(String),
+    /// Its host did not resolve: asked again next time.
+    Unresolved(String),
+}
+
+/// What one client (IP address) may ask of `watch_submitPromise` by default: 200 promises per
+/// second with bursts of 400, 32 in flight, 10,000 clients tracked. A gateway hands over every
+/// promise it returns, from one address: a busier one needs more.
+pub const DEFAULT_CLIENT_LIMITS: ClientLimits =
+    ClientLimits { per_second: 200, burst: 400, in_flight: 32, max_clients: 10_000 };
 
 /// The `watch_` server.
 #[derive(Clone, Debug)]
 pub struct WatchRpc {
     collector: Arc<Collector>,
+    clients: Arc<Mutex<ClientLimiter>>,
 }
 
 impl WatchRpc {
-    /// A server handing promises to `collector`.
-    pub const fn new(collector: Arc<Collector>) -> Self {
-        Self { collector }
+    /// A server handing promises to `collector`, each client (IP address) within `clients`.
+    pub fn new(collector: Arc<Collector>, clients: ClientLimits) -> Self {
+        Self { collector, clients: Arc::new(Mutex::new(ClientLimiter::new(clients))) }
     }
 
-    /// Serves `watch_` (and `rpc.discover`) at `addr` until the handle is stopped.
-    pub async fn serve(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    /// Serves `watch_` (and `rpc.discover`) at `addr` (HTTP and WebSocket) within `limits`,
+    /// each client IP holding at most `peers` of the server, until the handle is stopped.
+    pub async fn serve(
+        self,
+        addr: SocketAddr,
+        limits: ServerConfig,
+        peers: PeerLimits,
+    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["watch"])?;
-        let server = jsonrpsee::server::Server::builder().build(addr).await?;
-        let bound = server.local_addr()?;
-        Ok((bound, server.start(module)))
+        serve_with_peer_limits(addr, limits, peers, module).await
     }
 }
 
 #[async_trait]
 impl WatchApiServer for WatchRpc {
-    async fn submit_promise(&self, promise: Promise) -> RpcResult<bool> {
+    async fn submit_promise(&self, ext: &Extensions, promise: Promise) -> RpcResult<bool> {
+        let client = Peer::of(ext).0;
+        let _admitted = match ClientLimiter::admit(&self.clients, client, Instant::now()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                metrics::counter!("lookahead_watch_promises_total", "source" => Source::Submitted.label(), "outcome" => "rate_limited")
+                    .increment(1);
+                debug!(target: "lookahead::watch", %client, %refusal, "promise refused: the client is over its limits");
+                return Err(rpc_error(RATE_LIMITED, refusal.to_string()));
+            }
+        };
         self.collector.accept(&promise, Source::Submitted).await.map_err(|refusal| refusal.to_rpc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        core::clock::SlotClock, preconf::promise::PromiseSigner, watch::api::WatchApiClient,
+    };
+    use alloy::{
+        providers::{Provider, ProviderBuilder},
+        signers::local::PrivateKeySigner,
+    };
+    use alloy_primitives::{B256, Signature, U256};
+    use jsonrpsee::http_client::HttpClientBuilder;
+    use tokio::net::TcpListener;
+
+    /// 8-slot windows from genesis 0: window `w` starts at slot `8w`.
+    const WINDOW_SLOTS: u64 = 8;
+    const TIMEOUT: Duration = Duration::from_millis(500);
+
+    /// A collector whose lookahead and L1 are a port where nothing listens (a check that
+    /// reaches them is refused as `Unavailable`), at slot `current`, dialling as `endpoints`
+    /// allows.
+    fn collector(dir: &tempfile::TempDir, current: u64, endpoints: EndpointPolicy) -> Collector {
+        let nowhere = "http://127.0.0.1:1";
+        let lookahead = HttpClientBuilder::default().build(nowhere).unwrap();
+        let provider = ProviderBuilder::new().connect_http(nowhere.parse().unwrap()).erased();
+        let clock = SlotClock::new(0, 1, WINDOW_SLOTS).unwrap();
+        let chain = Chain::new(provider, Address::repeat_byte(0x11), clock, TIMEOUT);
+        let store = WatchStore::open(&dir.path().join("watch.redb")).unwrap();
+        let domain = RegistryDomain::new(31337, Address::repeat_byte(0x11));
+        Collector::new(domain, lookahead, chain, store, endpoints, Slot(current), TIMEOUT)
+    }
+
+    fn signed(collector: &Collector, slot: u64, hashes: usize) -> Promise {
+        let key = PrivateKeySigner::random();
+        let tx_hashes = (0..hashes).map(|_| B256::random()).collect();
+        let signer = PromiseSigner::new(&key);
+        Promise::sign(
+            &signer,
+            collector.domain(),
+            ChainId::from(0x65u64),
+            Slot(slot),
+            tx_hashes,
+            B256::random(),
+        )
+    }
+
+    /// `promise` with a signature that recovers to nobody's key: checking it costs an
+    /// `ecrecover` and fails.
+    fn forged(mut promise: Promise) -> Promise {
+        promise.signature = Signature::new(U256::from(7u8), U256::from(9u8), false);
+        promise
+    }
+
+    #[tokio::test]
+    async fn cheap_checks_come_before_the_signature_and_the_signature_before_the_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let current = 40 * WINDOW_SLOTS;
+        let collector = collector(&dir, current, EndpointPolicy::default());
+        let submit = |promise: Promise| {
+            let collector = &collector;
+            async move { collector.accept(&promise, Source::Submitted).await }
+        };
+
+        let large = forged(signed(&collector, current, MAX_PROMISE_TX_HASHES + 1));
+        assert!(
+            matches!(submit(large).await, Err(Refusal::TooLarge(n)) if n == MAX_PROMISE_TX_HASHES + 1)
+        );
+        // Window 8 closed for slashing at window 8 + SLASHING_WINDOWS = 40.
+        let late = forged(signed(&collector, 8 * WINDOW_SLOTS, 1));
+        assert!(matches!(submit(late).await, Err(Refusal::TooLate { .. })));
+        let held = signed(&collector, current, 2);
+        let digest = held.signing_hash(collector.domain());
+        collector.store.insert_promise(digest, &held, Source::Sequencer).unwrap();
+        assert!(!submit(forged(held)).await.unwrap(), "a held digest adds nothing");
+
+        let fresh = signed(&collector, current, 2);
+        assert!(matches!(submit(forged(fresh.clone())).await, Err(Refusal::Signature(_))));
+        // Only a promise whose signature verifies goes on to the lookahead (down here).
+        assert!(matches!(submit(fresh).await, Err(Refusal::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn sequencer_endpoints_are_dialled_only_as_the_policy_allows() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let dir = tempfile::tempdir().unwrap();
+
+        let refusing = collector(&dir, 0, EndpointPolicy::default());
+        assert!(refusing.poll_endpoint(Slot(3), &endpoint).await, "refused counts as answered");
+        assert!(matches!(refusing.sequencer(&endpoint).await, Err(Dial::Refused(_))));
+        let accepted = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(accepted.is_err(), "a loopback endpoint is never connected to");
+        assert!(matches!(refusing.sequencer("ftp://1.1.1.1").await, Err(Dial::Refused(_))));
+        drop(refusing);
+
+        let dir = tempfile::tempdir().unwrap();
+        let allowing = collector(&dir, 0, EndpointPolicy { allow_private: true, allowed: vec![] });
+        let poll = allowing.poll_endpoint(Slot(3), &endpoint);
+        let (answered, accepted) = tokio::join!(poll, listener.accept());
+        assert!(accepted.is_ok(), "allowed, it is dialled");
+        assert!(!answered, "and, not answering, counts as not answered");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_over_its_rate_is_refused_with_its_own_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let collector = Arc::new(collector(&dir, 0, EndpointPolicy::default()));
+        let limits = ClientLimits { per_second: 1, burst: 2, in_flight: 2, max_clients: 10 };
+        let (addr, server) = WatchRpc::new(Arc::clone(&collector), limits)
+            .serve("127.0.0.1:0".parse().unwrap(), ServerConfig::default(), PeerLimits::DEFAULT)
+            .await
+            .unwrap();
+        let client = HttpClientBuilder::default().build(format!("http://{addr}")).unwrap();
+        let promise = forged(signed(&collector, 0, 1));
+        let code = |result: Result<bool, ClientError>| match result {
+            Err(ClientError::Call(error)) => error.code(),
+            other => panic!("refused: {other:?}"),
+        };
+        assert_eq!(code(client.submit_promise(promise.clone()).await), INVALID_PROMISE);
+        assert_eq!(code(client.submit_promise(promise.clone()).await), INVALID_PROMISE);
+        assert_eq!(code(client.submit_promise(promise).await), RATE_LIMITED);
+        server.stop().unwrap();
     }
 }

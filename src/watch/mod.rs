@@ -5,8 +5,9 @@
 //!
 //! - [`api`]: the `watch_` namespace (`watch_submitPromise`) and its error codes.
 //! - [`collector`]: checks promises (signature under the registry's domain on this L1, the
-//!   selected signer, the slashing window) from the `watch_` server and from the selected
-//!   sequencers' `preconf_getPromises`.
+//!   selected signer, the slashing window) from the `watch_` server (rate-limited per client
+//!   IP) and from the selected sequencers' `preconf_getPromises` (dialled as the endpoint
+//!   policy allows).
 //! - [`verdict`]: whether a closed slot broke a promise, and what a registry revert means — no
 //!   I/O.
 //! - [`chain`]: what the watcher reads from L1.
@@ -18,8 +19,8 @@
 //!
 //! | metric | kind | meaning |
 //! |--------|------|---------|
-//! | `lookahead_watch_promises_total{source, outcome}` | counter | promises received (`submitted`, `sequencer`): `new`, `known`, or the refusal (`signature`, `not_selected`, `no_sequencer`, `too_late`, `unknown_rollup`, `beyond_horizon`, `unavailable`, `store`) |
-//! | `lookahead_watch_sequencer_polls_total{outcome}` | counter | `preconf_getPromises` calls, `ok` or `error` |
+//! | `lookahead_watch_promises_total{source, outcome}` | counter | promises received (`submitted`, `sequencer`): `new`, `known`, or the refusal (`too_large`, `signature`, `not_selected`, `no_sequencer`, `too_late`, `unknown_rollup`, `beyond_horizon`, `unavailable`, `store`; `rate_limited` for a submitting client over its limits) |
+//! | `lookahead_watch_sequencer_polls_total{outcome}` | counter | `preconf_getPromises` calls, `ok` or `error`; `refused` for an endpoint the endpoint policy does not dial |
 //! | `lookahead_watch_verdicts_total{verdict}` | counter | promises judged `kept` or `broken` |
 //! | `lookahead_watch_missed_slots_total` | counter | missed slots found on followed rollups |
 //! | `lookahead_watch_actions_total{kind, event}` | counter | slashes (`slash`) and reports (`report_miss`): `created`, `sent`, `confirmed`, `final`, `reverted`, `lost`, `reorged`, `done_elsewhere`, `rejudged`, `dropped` |

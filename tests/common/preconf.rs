@@ -244,7 +244,8 @@ impl PreconfNet {
     }
 
     /// Starts (or restarts, on the same database) `lookahead watch` named `name`, with the
-    /// watcher key and `extra` flags; each run of a name logs to a file of its own
+    /// watcher key, `--allow-private-endpoints` (unless `extra` names `--allow-endpoint`s) and
+    /// `extra` flags; each run of a name logs to a file of its own
     /// (`watcher-<name>-<run>.log`).
     pub fn watcher(&self, name: &str, extra: &[String]) -> Process {
         let key = self.dir.path().join("watcher-key");
@@ -257,6 +258,11 @@ impl PreconfNet {
             format!("--datadir={}", self.dir.path().join(format!("watcher-{name}")).display()),
             format!("--http.port={}", super::anvil::free_port()),
         ];
+        if !extra.iter().any(|arg| arg.starts_with("--allow-endpoint")) {
+            // The sample sequencers are on loopback: poll any private endpoint unless a test
+            // names the ones it allows.
+            args.push("--allow-private-endpoints".to_owned());
+        }
         args.extend_from_slice(extra);
         let run = (0..)
             .find(|run| !self.dir.path().join(format!("watcher-{name}-{run}.log")).exists())
