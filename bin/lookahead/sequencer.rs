@@ -14,6 +14,7 @@ use sequencer_lookahead::{
     preconf::{
         batcher::post_batches,
         book::Limits,
+        limiter::ClientLimits,
         promise::PromiseSigner,
         sequencer::{PreconfSequencer, SequencerConfig},
         store::PromiseStore,
@@ -66,6 +67,14 @@ pub(crate) struct SequencerArgs {
     /// slot of one rollup.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     sender_txs_per_slot: u64,
+    /// Transactions one client IP may have checked per second, on average: each lock's
+    /// signatures are recovered (the costliest check), after the cheap ones. Over it: -39108.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
+    txs_per_second: u32,
+    /// Transactions one client IP may have checked at once after being idle; at least 256,
+    /// the most one lock carries.
+    #[arg(long, default_value_t = 1_024, value_parser = clap::value_parser!(u32).range(256..))]
+    tx_burst: u32,
     #[command(flatten)]
     limits: RpcLimits,
     /// Post a batch to the rollup's inbox (SPEC §8) for every slot this signer is selected for,
@@ -100,6 +109,13 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
             locks_total: args.locks_total,
             caller_slot_gas: percent_of(args.slot_gas, args.caller_slot_share),
             sender_txs_per_slot: usize::try_from(args.sender_txs_per_slot).unwrap_or(usize::MAX),
+        },
+        signatures: ClientLimits {
+            per_second: args.txs_per_second,
+            burst: args.tx_burst,
+            // Requests in flight are bounded per client IP by --rpc.max-connections-per-ip.
+            in_flight: u32::MAX,
+            max_clients: 10_000,
         },
     };
     warn_if_unregistered(&lookahead, &args.chain_ids, config.signer.address()).await;

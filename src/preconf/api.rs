@@ -7,7 +7,8 @@
 //! -39109 unknown lock, -39110 lock expired, -39111 rollup not served here, -39112 the
 //! lookahead cannot be asked, -39113 internal (storage), -39114 a transaction held in the slot
 //! already. -39108 covers every quota: open locks per client IP and in total, a client's share
-//! of a slot's gas, and transactions per sender and slot. Errors of `gateway_` carry -39200 and
+//! of a slot's gas, transactions per sender and slot, and a client's signature checks per
+//! second. Errors of `gateway_` carry -39200 and
 //! name the failing leg in the message and in `data` (`{chainId, sequencer, code, message}`);
 //! a leg's `code` is the sequencer's, or the gateway's own: -39200, or -39201 when the leg's
 //! record holds less bond than its rollup's `minBond` (SPEC §8: its promise would be backed by
@@ -34,7 +35,8 @@ pub const WRONG_CHAIN: i32 = -39105;
 pub const CAPACITY: i32 = -39106;
 /// The ttl is out of range.
 pub const BAD_TTL: i32 = -39107;
-/// The caller (or the sequencer) holds its quota of locks.
+/// A quota: the caller's (or the sequencer's) open locks, the caller's share of the slot, the
+/// sender's transactions in the slot, or the caller's signature checks per second.
 pub const QUOTA: i32 = -39108;
 /// No such lock.
 pub const UNKNOWN_LOCK: i32 = -39109;

@@ -49,7 +49,7 @@ use jsonrpsee::{
 use std::{
     collections::HashMap,
     future::Future,
-    net::{IpAddr, SocketAddr},
+    net::SocketAddr,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -533,28 +533,10 @@ impl GatewayApiServer for Gateway {
         request: BundleRequest,
     ) -> RpcResult<BundleReceipt> {
         let client = Peer::of(ext).0;
-        let admitted =
-            self.inner.clients.lock().expect("not poisoned").start(client, Instant::now());
-        admitted.map_err(|refusal| rpc_error(RATE_LIMITED, refusal.to_string()))?;
-        let _in_flight = InFlight { clients: &self.inner.clients, client };
+        // In flight until the call ends, also when the client hangs up and the call is dropped.
+        let _admitted = ClientLimiter::admit(&self.inner.clients, client, Instant::now())
+            .map_err(|refusal| rpc_error(RATE_LIMITED, refusal.to_string()))?;
         self.inner.send(request).await
-    }
-}
-
-/// A bundle admitted by the client limiter, in flight until dropped: also when the client hangs
-/// up and the server drops the call half-way, which would otherwise leave it counted for good
-/// (the client refused at its in-flight limit and, once enough addresses are, every new client
-/// refused as one too many).
-struct InFlight<'a> {
-    clients: &'a Mutex<ClientLimiter>,
-    client: IpAddr,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.finish(self.client);
-        }
     }
 }
 

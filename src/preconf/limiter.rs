@@ -1,4 +1,5 @@
-//! Per-client limits of a public server: a token bucket of requests per second and a bound on
+//! Per-client limits of a public server: a token bucket of requests per second (or of what
+//! requests cost, e.g. one token per signature a request has the server recover) and a bound on
 //! requests in flight, per client IP, in a map that cannot grow without bound. Pure and
 //! synchronous; time is passed in.
 
@@ -28,8 +29,8 @@ impl ClientLimits {
 /// Why a request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// The client started its share of requests.
-    #[error("client {0} exceeds {1} requests per second")]
+    /// The client started its share of requests (or of their cost).
+    #[error("client {0} exceeds its rate of {1} per second")]
     Rate(IpAddr, u32),
     /// The client has its share of requests in flight.
     #[error("client {0} has {1} requests in flight, the most allowed")]
@@ -66,6 +67,17 @@ impl ClientLimiter {
 
     /// Admits a request of `client` at `now`, counting it in flight until [`Self::finish`].
     pub fn start(&mut self, client: IpAddr, now: Instant) -> Result<(), Refusal> {
+        self.start_costing(client, now, 1)
+    }
+
+    /// [`Self::start`] for a request that takes `cost` tokens of the client's bucket rather than
+    /// one. A cost above the burst is never admitted.
+    pub fn start_costing(
+        &mut self,
+        client: IpAddr,
+        now: Instant,
+        cost: u32,
+    ) -> Result<(), Refusal> {
         let limits = self.limits;
         if !self.clients.contains_key(&client) && self.clients.len() >= limits.max_clients {
             self.forget_idle(now);
@@ -82,10 +94,10 @@ impl ClientLimiter {
         if state.in_flight >= limits.in_flight {
             return Err(Refusal::InFlight(client, limits.in_flight));
         }
-        if state.tokens < 1.0 {
+        if state.tokens < f64::from(cost) {
             return Err(Refusal::Rate(client, limits.per_second));
         }
-        state.tokens -= 1.0;
+        state.tokens -= f64::from(cost);
         state.in_flight += 1;
         Ok(())
     }
@@ -107,7 +119,17 @@ impl ClientLimiter {
         client: IpAddr,
         now: Instant,
     ) -> Result<Admitted<'_>, Refusal> {
-        shared.lock().expect("not poisoned").start(client, now)?;
+        Self::admit_costing(shared, client, now, 1)
+    }
+
+    /// [`Self::admit`] for a request that costs `cost` tokens ([`Self::start_costing`]).
+    pub fn admit_costing(
+        shared: &Mutex<Self>,
+        client: IpAddr,
+        now: Instant,
+        cost: u32,
+    ) -> Result<Admitted<'_>, Refusal> {
+        shared.lock().expect("not poisoned").start_costing(client, now, cost)?;
         Ok(Admitted { shared, client })
     }
 
@@ -166,6 +188,17 @@ mod tests {
         limiter.finish(ip(1));
         assert_eq!(limiter.start(ip(1), now), Err(Refusal::Rate(ip(1), 10)));
         limiter.start(ip(1), now + Duration::from_millis(100)).unwrap();
+    }
+
+    #[test]
+    fn a_costly_request_takes_as_many_tokens() {
+        let now = Instant::now();
+        let mut limiter = ClientLimiter::new(ClientLimits { burst: 10, in_flight: 10, ..LIMITS });
+        assert_eq!(limiter.start_costing(ip(1), now, 11), Err(Refusal::Rate(ip(1), 10)));
+        limiter.start_costing(ip(1), now, 8).unwrap();
+        assert_eq!(limiter.start_costing(ip(1), now, 3), Err(Refusal::Rate(ip(1), 10)));
+        limiter.start_costing(ip(1), now, 2).unwrap();
+        limiter.start_costing(ip(1), now + Duration::from_millis(300), 3).unwrap();
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use super::{
     api::*,
     book::{BookError, Caller, Limits, Lock, LockBook, LockId},
+    limiter::{ClientLimiter, ClientLimits},
     promise::{Promise, PromiseSigner},
     store::{PromiseRecord, PromiseStore, PromiseStoreError},
     unix_ms,
@@ -52,6 +53,11 @@ pub const MAX_TXS_PER_LOCK: usize = 256;
 /// anchors are reused for as long as the slot is open.
 const SCHEDULE_CACHE: Duration = Duration::from_millis(500);
 
+/// The most transactions of one lock whose signatures are recovered on the async workers; a
+/// larger lock's go to the blocking pool (a lock of 256 takes milliseconds), so that it does not
+/// hold up the answers to others.
+const INLINE_RECOVERIES: usize = 16;
+
 /// How often lapsed locks are released.
 const EXPIRY_TICK: Duration = Duration::from_millis(20);
 
@@ -68,6 +74,10 @@ pub struct SequencerConfig {
     pub clock: SlotClock,
     /// Capacity and lock quotas.
     pub limits: Limits,
+    /// Signatures one client IP may have recovered: `per_second` and `burst` count transactions
+    /// (a lock of 256 costs 256); at least [`MAX_TXS_PER_LOCK`] of burst, or large locks are never
+    /// checked.
+    pub signatures: ClientLimits,
 }
 
 /// A running reference sequencer; cheap to clone.
@@ -81,6 +91,11 @@ struct Inner {
     config: SequencerConfig,
     lookahead: HttpClient,
     book: Mutex<LockBook>,
+    /// Each client IP's budget of signature recoveries.
+    signatures: Mutex<ClientLimiter>,
+    /// Large locks whose signatures are being recovered on the blocking pool, at most half the
+    /// cores at once: more threads recovering would crowd out the workers that answer the rest.
+    recoveries: Arc<tokio::sync::Semaphore>,
     store: PromiseStore,
     selected: Mutex<HashMap<(ChainId, Slot), Selection>>,
     /// The slots whose selection is being asked of the lookahead: the locks of a burst for a
@@ -124,6 +139,7 @@ impl PreconfSequencer {
         store: PromiseStore,
     ) -> Result<Self, PromiseStoreError> {
         let mut book = LockBook::new(config.limits);
+        let signatures = config.signatures;
         let current = current_slot(&config.clock);
         for record in store.from_slot(current)? {
             let promise = &record.promise;
@@ -133,6 +149,8 @@ impl PreconfSequencer {
             config,
             lookahead,
             book: Mutex::new(book),
+            signatures: Mutex::new(ClientLimiter::new(signatures)),
+            recoveries: Arc::new(tokio::sync::Semaphore::new(half_the_cores())),
             store,
             selected: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
@@ -331,7 +349,13 @@ impl Inner {
             .precheck(Instant::now(), &lock)
             .map_err(book_error)?;
         lock.anchor = self.check_selected(chain_id, slot, false).await?;
-        lock.senders = recover_senders(&decoded)?;
+        // Last, within the client's budget of signature recoveries: a lock of many transactions
+        // that the senders' quota then refuses costs the most to refuse.
+        let cost = u32::try_from(decoded.len()).unwrap_or(u32::MAX);
+        let _checking =
+            ClientLimiter::admit_costing(&self.signatures, caller.0, Instant::now(), cost)
+                .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
+        lock.senders = recover_senders_apart(decoded, &self.recoveries).await?;
         Ok(lock)
     }
 
@@ -540,6 +564,29 @@ fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<Vec<TxEnvelope>> {
         decoded.push(tx);
     }
     Ok(decoded)
+}
+
+/// [`recover_senders`], on the blocking pool for more than [`INLINE_RECOVERIES`] transactions,
+/// with one of `permits`.
+async fn recover_senders_apart(
+    txs: Vec<TxEnvelope>,
+    permits: &Arc<tokio::sync::Semaphore>,
+) -> RpcResult<Vec<Address>> {
+    if txs.len() <= INLINE_RECOVERIES {
+        return recover_senders(&txs);
+    }
+    let permit = Arc::clone(permits).acquire_owned().await.expect("the semaphore stays open");
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        recover_senders(&txs)
+    })
+    .await
+    .map_err(|e| error(INTERNAL, format!("the signature checks failed: {e}")))?
+}
+
+/// Half the cores, at least one.
+fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
 
 /// The senders of decoded txs; refuses a tx whose signature does not recover.
