@@ -4,8 +4,10 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod anvil;
+pub mod attack;
 pub mod chain;
 pub mod evm;
+pub mod hostile;
 pub mod lying_node;
 pub mod node;
 pub mod preconf;

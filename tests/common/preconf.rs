@@ -60,6 +60,11 @@ impl Process {
         Self { child, log, ready }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The URL in its ready line.
     pub fn url(&self) -> String {
         self.ready["rpcUrl"].as_str().unwrap().to_owned()
@@ -230,9 +235,12 @@ impl PreconfNet {
             format!("--l1-rpc={}", self.l1_url),
             format!("--http.port={}", super::anvil::free_port()),
             format!("--ttl-ms={ttl_ms}"),
-            // The sample sequencers are on loopback.
-            "--allow-private-endpoints".to_owned(),
         ];
+        if !extra.iter().any(|arg| arg.starts_with("--allow-endpoint")) {
+            // The sample sequencers are on loopback: dial any private endpoint unless a test
+            // names the ones it allows.
+            args.push("--allow-private-endpoints".to_owned());
+        }
         args.extend_from_slice(extra);
         Process::lookahead(&args, self.dir.path().join(format!("gateway-{name}.log")))
     }
