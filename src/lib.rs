@@ -29,7 +29,7 @@
 //! | [`service`] | the engine shared with the RPC, the JSON-RPC follower, metrics, request deadlines | `node` |
 //! | [`rpc`] | the `lookahead_` namespace: its API (trait, types, codes) apart from its server; the OpenRPC document (`rpc.discover`); the schedule page | `node` |
 //! | [`preconf`] | the `preconf_` and `gateway_` namespaces, the reference sequencer, the gateway | `preconf` |
-//! | [`watch`] | the watcher: slashes broken promises, reports missed slots (SPEC §8) | `watch` |
+//! | [`watch`] | the `watch_` API (`preconf`) and the watcher: slashes broken promises, reports missed slots (SPEC §8) | `watch` |
 //! | [`devnet`] | anvil with the registry and sample sequencers | `devnet` |
 //!
 //! All features are on by default (`cli` enables them all, for the `lookahead` binary). With
@@ -63,7 +63,7 @@ pub mod rpc;
 pub mod service;
 #[cfg(feature = "store")]
 pub mod store;
-#[cfg(feature = "watch")]
+#[cfg(feature = "preconf")]
 pub mod watch;
 
 pub use self::core::{

@@ -18,28 +18,24 @@
 
 mod common;
 
-use alloy::{
-    network::TransactionBuilder,
-    providers::{DynProvider, Provider},
-    rpc::types::{Filter, TransactionRequest},
-};
 use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_sol_types::{SolCall, SolEvent};
-use common::preconf::{PreconfNet, Process, transfer};
+use common::{
+    l1::L1,
+    preconf::{PreconfNet, Process, transfer},
+};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use sequencer_lookahead::{
     ChainId, Slot, Window,
     core::contract::{
         SequencerRegistry::{self, Evicted, MissReported, Slashed},
-        SlotInbox::{self, BatchProposed},
+        SlotInbox::BatchProposed,
     },
-    devnet::{self, SAMPLE_GRACE_SLOTS},
+    devnet::SAMPLE_GRACE_SLOTS,
     preconf::{
         api::{BundleMode, BundleRequest, BundleTx, GatewayApiClient},
         promise::Promise,
     },
     rpc::api::LookaheadApiClient,
-    service::l1::{call, seed_proof},
 };
 use std::{collections::BTreeMap, time::Duration};
 
@@ -67,97 +63,21 @@ fn bundle(chain_ids: &[u64], slot: Slot) -> BundleRequest {
     }
 }
 
-/// The devnet's L1 as the test reads and writes it: a provider that signs for the dev
-/// accounts, the registry and the inboxes.
-struct L1 {
-    provider: DynProvider,
-    accounts: Vec<Address>,
-    registry: Address,
-    inboxes: BTreeMap<u64, Address>,
+/// Each sample rollup's inbox, from the devnet's ready line.
+fn inboxes(net: &PreconfNet) -> BTreeMap<u64, Address> {
+    [A, B, C]
+        .into_iter()
+        .map(|id| {
+            let inbox = net.devnet.ready["inboxes"][format!("{id:#x}")].as_str().unwrap();
+            (id, inbox.parse().unwrap())
+        })
+        .collect()
 }
 
-impl L1 {
-    async fn connect(net: &PreconfNet) -> Self {
-        let (provider, accounts) = devnet::connect_dev(&net.l1_url).await.unwrap();
-        let inboxes = [A, B, C]
-            .into_iter()
-            .map(|id| {
-                let inbox = net.devnet.ready["inboxes"][format!("{id:#x}")].as_str().unwrap();
-                (id, inbox.parse().unwrap())
-            })
-            .collect();
-        Self { provider, accounts, registry: net.domain.registry, inboxes }
-    }
-
-    async fn registry<Call: SolCall>(&self, request: Call) -> Call::Return {
-        call(&self.provider, self.registry, request).await.unwrap()
-    }
-
-    /// Sends `input` to `to` from `from` and waits for its success.
-    async fn send(&self, from: Address, to: Address, input: Vec<u8>) {
-        let tx = TransactionRequest::default().with_from(from).with_to(to).with_input(input);
-        let receipt =
-            self.provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-        assert!(receipt.status(), "transaction {} reverted", receipt.transaction_hash);
-    }
-
-    /// Every log of event `E` the registry emitted, with its block number.
-    async fn registry_events<E: SolEvent>(&self) -> Vec<(E, u64)> {
-        let filter =
-            Filter::new().address(self.registry).event_signature(E::SIGNATURE_HASH).from_block(0);
-        let logs = self.provider.get_logs(&filter).await.unwrap();
-        logs.iter()
-            .map(|log| (E::decode_log_data(log.data()).unwrap(), log.block_number.unwrap()))
-            .collect()
-    }
-
-    /// The hashes of the batch posted for `slot` of rollup `chain_id`, if one was.
-    async fn batch(&self, chain_id: u64, slot: Slot) -> Option<Vec<B256>> {
-        let filter = Filter::new()
-            .address(self.inboxes[&chain_id])
-            .event_signature(BatchProposed::SIGNATURE_HASH)
-            .topic1(B256::from(U256::from(slot.0)))
-            .from_block(0);
-        let logs = self.provider.get_logs(&filter).await.unwrap();
-        logs.first().map(|log| BatchProposed::decode_log_data(log.data()).unwrap().txHashes)
-    }
-
-    /// The window of block `number`'s slot.
-    async fn window_of_block(&self, number: u64) -> Window {
-        let block = self.provider.get_block_by_number(number.into()).await.unwrap().unwrap();
-        let slot: u64 = self
-            .registry(SequencerRegistry::slotAtCall {
-                timestamp: U256::from(block.header.timestamp),
-            })
-            .await;
-        Window(slot / WINDOW_SLOTS)
-    }
-
-    /// Checkpoints the seed of `window` (anchor block `anchor`) unless it is stored.
-    async fn checkpoint(&self, window: Window, anchor: u64) {
-        let seed = self.registry(SequencerRegistry::seedOfCall { window: window.0 }).await;
-        if !seed.is_zero() {
-            return;
-        }
-        let (anchor_header, next_header) = seed_proof(&self.provider, anchor).await.unwrap();
-        let input = SequencerRegistry::checkpointSeedCall {
-            window: window.0,
-            anchorHeader: anchor_header,
-            nextHeader: next_header,
-        };
-        self.send(self.accounts[0], self.registry, input.abi_encode()).await;
-    }
-}
-
-/// Waits until the lookahead's head is in `slot` or later.
-async fn wait_for_slot(net: &PreconfNet, slot: u64) {
-    for _ in 0..1200 {
-        if net.current_slot().await >= slot {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("slot {slot} never came");
+/// The hashes of the batch posted for `slot` of rollup `chain_id`, if one was.
+async fn batch(l1: &L1, inbox: Address, slot: Slot) -> Option<Vec<B256>> {
+    let logs = l1.logs::<BatchProposed>(inbox, Some(B256::from(U256::from(slot.0)))).await;
+    logs.into_iter().next().map(|(event, _)| event.txHashes)
 }
 
 /// Asserts that from window `from` to the lookahead's horizon (at most `windows` windows),
@@ -171,7 +91,7 @@ async fn assert_left_the_schedule(
     from: Window,
 ) {
     let first = from.0 * WINDOW_SLOTS;
-    wait_for_slot(net, first.saturating_sub(WINDOW_SLOTS)).await;
+    net.wait_for_slot(first.saturating_sub(WINDOW_SLOTS)).await;
     let id = ChainId::from(chain_id);
     let entries = net
         .lookahead
@@ -203,6 +123,7 @@ async fn record_of(net: &PreconfNet, chain_id: u64, operator: Address) -> usize 
 async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     let net = PreconfNet::start();
     let l1 = L1::connect(&net).await;
+    let inboxes = inboxes(&net);
     let watch = net.watcher("main", &[]);
     let watcher_address = net.watcher_key().address();
     let sequencers: BTreeMap<usize, Process> =
@@ -220,16 +141,17 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
         let receipt = gateway_client.send_bundle(bundle(&[A, B], slot)).await.unwrap();
         promises.extend(receipt.promises);
     }
-    wait_for_slot(&net, last.0 + SAMPLE_GRACE_SLOTS + 2).await;
+    net.wait_for_slot(last.0 + SAMPLE_GRACE_SLOTS + 2).await;
     for promise in &promises {
         let chain_id = promise.chain_id.0.to::<u64>();
-        let batch = l1.batch(chain_id, promise.slot).await.expect("the slot has its batch");
+        let batch =
+            batch(&l1, inboxes[&chain_id], promise.slot).await.expect("the slot has its batch");
         for hash in &promise.tx_hashes {
             assert!(batch.contains(hash), "slot {}: {hash} is in the batch", promise.slot);
         }
     }
-    assert!(l1.registry_events::<Slashed>().await.is_empty(), "nothing is slashed");
-    assert!(l1.registry_events::<MissReported>().await.is_empty(), "nothing is missed");
+    assert!(l1.events::<Slashed>().await.is_empty(), "nothing is slashed");
+    assert!(l1.events::<MissReported>().await.is_empty(), "nothing is missed");
 
     // A sequencer that stops: operator 3 (on rollup C only) is SIGSTOPped. Its slots close as
     // missed, the watcher reports them, the third miss evicts it; bundles on A and B go on.
@@ -241,7 +163,7 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
         last = slot;
         let receipt = gateway_client.send_bundle(bundle(&[A, B], slot)).await;
         assert!(receipt.is_ok(), "a bundle on the running sequencers fails: {receipt:?}");
-        let evictions = l1.registry_events::<Evicted>().await;
+        let evictions = l1.events::<Evicted>().await;
         if let Some(eviction) = evictions.into_iter().next() {
             break eviction;
         }
@@ -251,11 +173,12 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
             watch.log()
         );
     };
-    let (event, block) = evicted;
+    let (event, log) = evicted;
+    let block = log.block_number.unwrap();
     assert_eq!((event.chainId, event.index), (U256::from(C), U256::from(index_3)));
     // The record stays selected until its exit takes effect, so more misses may follow the
     // third: the first three evicted it.
-    let misses = l1.registry_events::<MissReported>().await;
+    let misses = l1.events::<MissReported>().await;
     assert!(misses.len() >= 3, "three reported misses evict: {misses:?}");
     for ((miss, _), count) in misses.iter().take(3).zip(1..) {
         assert_eq!(
@@ -284,18 +207,7 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     let (slot, _) = net.find_slot(&[A], 3, last, |ops| ops[0] == 2).await;
     let receipt = gateway_client.send_bundle(bundle(&[A], slot)).await.unwrap();
     let promise = receipt.promises[0].clone();
-    wait_for_slot(&net, slot.0).await;
-    let entry = net.lookahead.get_sequencer(ChainId::from(A), slot.0).await.unwrap();
-    let window = Window(slot.0 / WINDOW_SLOTS);
-    l1.checkpoint(window, entry.anchor.number).await;
-    let dropped = SlotInbox::proposeCall {
-        slot: slot.0,
-        txHashes: vec![keccak256("another transaction")],
-        anchorHeader: Default::default(),
-        nextHeader: Default::default(),
-    };
-    let signer_2 = l1.accounts[devnet::sample_signer(2)];
-    l1.send(signer_2, l1.inboxes[&A], dropped.abi_encode()).await;
+    l1.post_batch(&net, A, slot, 2, vec![keccak256("another transaction")]).await;
 
     let digest = promise.signing_hash(&net.domain);
     loop {
@@ -311,16 +223,17 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The node may serve the slash's log a moment after its state.
-    let mut slashes = l1.registry_events::<Slashed>().await;
+    let mut slashes = l1.events::<Slashed>().await;
     for _ in 0..50 {
         if !slashes.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        slashes = l1.registry_events::<Slashed>().await;
+        slashes = l1.events::<Slashed>().await;
     }
     assert_eq!(slashes.len(), 1, "one slash: {slashes:?}");
-    let (slash, block) = &slashes[0];
+    let (slash, log) = &slashes[0];
+    let block = log.block_number.unwrap();
     assert_eq!(
         (slash.chainId, slash.index, slash.slot),
         (U256::from(A), U256::from(index_2), slot.0)
@@ -330,8 +243,8 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     let reward = slash.amount / U256::from(2);
     let burned = l1.registry(SequencerRegistry::burnedCall {}).await;
     assert_eq!(burned, slash.amount - reward, "the rest is burned");
-    assert_eq!(paid_to(&l1, watcher_address, *block).await, reward, "the watcher is paid half");
-    let window = l1.window_of_block(*block).await;
+    assert_eq!(l1.paid_to(watcher_address, block).await, reward, "the watcher is paid half");
+    let window = l1.window_of_block(block).await;
     assert_eq!(
         slash.activeUntil,
         window.0 + 3,
@@ -351,21 +264,4 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     assert_eq!(served_bond, Some(U256::ZERO), "the lookahead serves the slashed bond");
     assert_left_the_schedule(&net, &l1, A, index_2, Window(slash.activeUntil)).await;
     drop(sequencers);
-}
-
-/// What `account` received in block `number`: its balance change plus the fees of its own
-/// transactions in that block.
-async fn paid_to(l1: &L1, account: Address, number: u64) -> U256 {
-    let before = l1.provider.get_balance(account).number(number - 1).await.unwrap();
-    let after = l1.provider.get_balance(account).number(number).await.unwrap();
-    let block = l1.provider.get_block_by_number(number.into()).full().await.unwrap().unwrap();
-    let mut fees = U256::ZERO;
-    for tx in block.transactions.txns() {
-        if tx.inner.signer() == account {
-            let receipt =
-                l1.provider.get_transaction_receipt(*tx.inner.tx_hash()).await.unwrap().unwrap();
-            fees += U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
-        }
-    }
-    after + fees - before
 }

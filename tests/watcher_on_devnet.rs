@@ -20,33 +20,26 @@
 
 mod common;
 
-use alloy::{
-    consensus::Transaction as _,
-    network::TransactionBuilder,
-    providers::{DynProvider, Provider},
-    rpc::types::{Filter, Log, TransactionReceipt, TransactionRequest},
-    signers::local::PrivateKeySigner,
-};
+use alloy::{consensus::Transaction as _, providers::Provider, signers::local::PrivateKeySigner};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_sol_types::{SolCall, SolEvent, SolInterface};
-use common::preconf::{PreconfNet, Process, SLOT_GAS, transfer};
+use alloy_sol_types::SolCall;
+use common::{
+    l1::L1,
+    preconf::{PreconfNet, Process, SLOT_GAS, transfer},
+};
 use jsonrpsee::{
     core::client::Error as ClientError,
     http_client::{HttpClient, HttpClientBuilder},
 };
 use sequencer_lookahead::{
-    ChainId, RegistryDomain, Slot, Window,
-    core::contract::{
-        SequencerRegistry::{self, MissReported, SequencerRegistryErrors, Slashed},
-        SlotInbox,
-    },
+    ChainId, RegistryDomain, Slot,
+    core::contract::SequencerRegistry::{self, MissReported, SequencerRegistryErrors, Slashed},
     devnet::{self, SAMPLE_GRACE_SLOTS},
     preconf::{
         api::{LockRequest, PreconfApiClient},
         promise::{Promise, PromiseSigner},
     },
-    rpc::api::LookaheadApiClient,
-    service::l1::{call, seed_proof},
+    service::l1::call,
     watch::{
         api::{INVALID_PROMISE, WatchApiClient},
         chain::BatchOf,
@@ -64,127 +57,6 @@ const SAMPLE_BOND: u128 = 1_000_000_000_000_000_000;
 
 fn client(url: &str) -> HttpClient {
     HttpClientBuilder::default().request_timeout(Duration::from_secs(10)).build(url).unwrap()
-}
-
-/// The devnet's L1 as the test reads and writes it, with a provider that signs for the dev
-/// accounts (the sample operators' signers among them).
-struct L1 {
-    provider: DynProvider,
-    accounts: Vec<Address>,
-    registry: Address,
-}
-
-impl L1 {
-    async fn connect(net: &PreconfNet) -> Self {
-        let (provider, accounts) = devnet::connect_dev(&net.l1_url).await.unwrap();
-        Self { provider, accounts, registry: net.domain.registry }
-    }
-
-    async fn registry<Call: SolCall>(&self, request: Call) -> Call::Return {
-        call(&self.provider, self.registry, request).await.unwrap()
-    }
-
-    /// Sends `input` to `to` from `from` and waits for its success.
-    async fn send(&self, from: Address, to: Address, input: Vec<u8>) -> TransactionReceipt {
-        let tx = TransactionRequest::default().with_from(from).with_to(to).with_input(input);
-        let receipt =
-            self.provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
-        assert!(receipt.status(), "transaction {} reverted", receipt.transaction_hash);
-        receipt
-    }
-
-    /// The registry's error for `request` sent by `from` (an `eth_call` that must revert).
-    async fn refusal<Call: SolCall>(
-        &self,
-        from: Address,
-        request: Call,
-    ) -> SequencerRegistryErrors {
-        let tx = TransactionRequest::default()
-            .with_from(from)
-            .with_to(self.registry)
-            .with_input(request.abi_encode());
-        let error = self.provider.call(tx).await.expect_err("the call reverts");
-        let data = error
-            .as_error_resp()
-            .and_then(|payload| payload.as_revert_data())
-            .unwrap_or_else(|| panic!("no revert data: {error}"));
-        SequencerRegistryErrors::abi_decode(&data).expect("one of the registry's errors")
-    }
-
-    /// Whether `request` from `from` would succeed (`eth_call`).
-    async fn succeeds<Call: SolCall>(&self, from: Address, request: Call) -> bool {
-        let tx = TransactionRequest::default()
-            .with_from(from)
-            .with_to(self.registry)
-            .with_input(request.abi_encode());
-        self.provider.call(tx).await.is_ok()
-    }
-
-    /// Every log of event `E` the registry emitted on the canonical chain.
-    async fn events<E: SolEvent>(&self) -> Vec<(E, Log)> {
-        let filter =
-            Filter::new().address(self.registry).event_signature(E::SIGNATURE_HASH).from_block(0);
-        let logs = self.provider.get_logs(&filter).await.unwrap();
-        logs.into_iter().map(|log| (E::decode_log_data(log.data()).unwrap(), log)).collect()
-    }
-
-    /// The `Slashed` events of the promise with digest `digest`.
-    async fn slashes_of(&self, digest: B256) -> Vec<(Slashed, Log)> {
-        let slashes = self.events::<Slashed>().await;
-        slashes.into_iter().filter(|(slash, _)| slash.promiseDigest == digest).collect()
-    }
-
-    /// The sender of transaction `hash`.
-    async fn sender_of(&self, hash: B256) -> Address {
-        let tx = self.provider.get_transaction_by_hash(hash).await.unwrap().unwrap();
-        tx.inner.signer()
-    }
-
-    /// Checkpoints the seed of `slot`'s window unless it is stored (the lookahead names its
-    /// anchor).
-    async fn checkpoint(&self, net: &PreconfNet, chain_id: u64, slot: Slot) {
-        let window = Window(slot.0 / WINDOW_SLOTS);
-        let seed = self.registry(SequencerRegistry::seedOfCall { window: window.0 }).await;
-        if !seed.is_zero() {
-            return;
-        }
-        let entry = net.lookahead.get_sequencer(ChainId::from(chain_id), slot.0).await.unwrap();
-        let (anchor_header, next_header) =
-            seed_proof(&self.provider, entry.anchor.number).await.unwrap();
-        let input = SequencerRegistry::checkpointSeedCall {
-            window: window.0,
-            anchorHeader: anchor_header,
-            nextHeader: next_header,
-        };
-        self.send(self.accounts[0], self.registry, input.abi_encode()).await;
-    }
-
-    /// Plays sample operator `operator`, selected in `slot` on `chain_id`: once the slot has
-    /// come, posts `hashes` as its batch from its signer's account.
-    async fn post_batch(
-        &self,
-        net: &PreconfNet,
-        chain_id: u64,
-        slot: Slot,
-        operator: usize,
-        hashes: Vec<B256>,
-    ) -> TransactionReceipt {
-        wait_for_slot(net, slot.0).await;
-        self.checkpoint(net, chain_id, slot).await;
-        let request = SequencerRegistry::inboxAtCall {
-            chainId: U256::from(chain_id),
-            window: slot.0 / WINDOW_SLOTS,
-        };
-        let inbox = self.registry(request).await;
-        let propose = SlotInbox::proposeCall {
-            slot: slot.0,
-            txHashes: hashes,
-            anchorHeader: Bytes::new(),
-            nextHeader: Bytes::new(),
-        };
-        let signer = self.accounts[devnet::sample_signer(operator)];
-        self.send(signer, inbox, propose.abi_encode()).await
-    }
 }
 
 /// A promise for `chain_id`'s `slot` signed under `domain` by sample operator `operator`'s
@@ -221,17 +93,6 @@ fn slash_call(promise: &Promise, batch: &[B256]) -> SequencerRegistry::slashProm
     }
 }
 
-/// Waits until the lookahead's head is in `slot` or later.
-async fn wait_for_slot(net: &PreconfNet, slot: u64) {
-    for _ in 0..3000 {
-        if net.current_slot().await >= slot {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("slot {slot} never came");
-}
-
 /// Waits until the promise with `digest` is slashed (and the node serves the `Slashed` log),
 /// failing once the lookahead's head is past `by_slot`.
 async fn wait_slashed(net: &PreconfNet, l1: &L1, digest: B256, by_slot: u64, watcher: &Process) {
@@ -262,23 +123,6 @@ async fn metric(addr: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
             matches.then(|| value.parse::<f64>().ok()).flatten()
         })
         .sum()
-}
-
-/// What `account` received in block `number`: its balance change plus the fees of its own
-/// transactions in that block.
-async fn paid_to(l1: &L1, account: Address, number: u64) -> U256 {
-    let before = l1.provider.get_balance(account).number(number - 1).await.unwrap();
-    let after = l1.provider.get_balance(account).number(number).await.unwrap();
-    let block = l1.provider.get_block_by_number(number.into()).full().await.unwrap().unwrap();
-    let mut fees = U256::ZERO;
-    for tx in block.transactions.txns() {
-        if tx.inner.signer() == account {
-            let receipt =
-                l1.provider.get_transaction_receipt(*tx.inner.tx_hash()).await.unwrap().unwrap();
-            fees += U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
-        }
-    }
-    after + fees - before
 }
 
 /// The `slashPromise` transactions `from` sent for `promise` in blocks `first..=head`, mined
@@ -344,7 +188,7 @@ async fn broken_promises_are_slashed_once_again_after_a_reorg_and_across_kills()
     let burned = l1.registry(SequencerRegistry::burnedCall {}).await;
     assert_eq!(burned, slash.amount - reward, "the rest is burned");
     let block = log.block_number.unwrap();
-    assert_eq!(paid_to(&l1, watcher_address, block).await, reward, "the watcher is paid half");
+    assert_eq!(l1.paid_to(watcher_address, block).await, reward, "the watcher is paid half");
 
     // A reorg that removes the slash: the watcher sends it again.
     let (slot, operators) = net.find_slot(&[B], 3, slot, |_| true).await;
@@ -411,7 +255,7 @@ async fn broken_promises_are_slashed_once_again_after_a_reorg_and_across_kills()
     let again = net.watcher("a", &flags(&metrics));
     let digest = broken.signing_hash(&net.domain);
     wait_slashed(&net, &l1, digest, slot.0 + SAMPLE_GRACE_SLOTS + 20, &again).await;
-    wait_for_slot(&net, net.current_slot().await + 3).await;
+    net.wait_for_slot(net.current_slot().await + 3).await;
     assert_eq!(l1.slashes_of(digest).await.len(), 1);
     assert_eq!(
         slash_transactions(&l1, watcher_address, &broken, first_block).await,
@@ -488,7 +332,7 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
         .filter(|(_, log)| log.block_number == Some(block))
         .map(|(miss, _)| miss.penalty)
         .sum();
-    assert_eq!(paid_to(&l1, watcher_address, block).await, in_block, "the watcher got the penalty");
+    assert_eq!(l1.paid_to(watcher_address, block).await, in_block, "the watcher got the penalty");
     assert!(reporter.stop().success(), "SIGTERM stops the watcher cleanly");
     let others = l1.events::<MissReported>().await;
     assert!(others.iter().all(|(miss, _)| miss.chainId == U256::from(C)), "only C is followed");
@@ -524,8 +368,8 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
     }
 
     // The slot is open: nothing is posted yet.
-    wait_for_slot(&net, slot.0).await;
-    l1.checkpoint(&net, A, slot).await;
+    net.wait_for_slot(slot.0).await;
+    l1.checkpoint_slot(&net, A, slot).await;
     let anyone = l1.accounts[0];
     assert_eq!(
         l1.refusal(anyone, slash_call(&kept, &[])).await,

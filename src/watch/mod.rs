@@ -31,8 +31,13 @@
 //! | `lookahead_watch_round_failures_total` | counter | rounds that failed (retried with backoff) |
 
 pub mod api;
+#[cfg(feature = "watch")]
 pub mod chain;
+#[cfg(feature = "watch")]
 pub mod collector;
+#[cfg(feature = "watch")]
 pub mod store;
+#[cfg(feature = "watch")]
 pub mod verdict;
+#[cfg(feature = "watch")]
 pub mod watcher;

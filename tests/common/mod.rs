@@ -8,6 +8,7 @@ pub mod attack;
 pub mod chain;
 pub mod evm;
 pub mod hostile;
+pub mod l1;
 pub mod lying_node;
 pub mod node;
 pub mod preconf;

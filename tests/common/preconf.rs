@@ -332,6 +332,17 @@ impl PreconfNet {
         panic!("no slot with the wanted sequencers came up");
     }
 
+    /// Waits until the lookahead's head is in `slot` or later.
+    pub async fn wait_for_slot(&self, slot: u64) {
+        for _ in 0..3000 {
+            if self.current_slot().await >= slot {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("slot {slot} never came");
+    }
+
     /// The slot of the lookahead's head.
     pub async fn current_slot(&self) -> u64 {
         let status = self.lookahead.status().await.unwrap();
