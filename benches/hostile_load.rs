@@ -9,6 +9,7 @@
 //! cargo bench --bench hostile_load -- 40 40 20      # 40 clients × 40 bundles/s, 20 s phases
 //! HOSTILE_WAVES=locks cargo bench --bench hostile_load             # one wave of the attack
 //! HOSTILE_OVERSIZED_PER_SECOND=2 cargo bench --bench hostile_load  # oversized waves paced
+//! HOSTILE_ATTACKER_NICE=19 cargo bench --bench hostile_load        # attack at low priority
 //! ```
 //!
 //! Honest clients are distinct users: each sends from an address of its own (127.1.0.x) over
@@ -152,8 +153,9 @@ async fn main() {
 
     println!();
     println!(
-        "{clients} honest clients × {rate} bundles/s offered ({:.0}/s), {seconds} s per phase",
-        clients as f64 * rate
+        "{clients} honest clients × {rate} bundles/s offered ({:.0}/s), {seconds} s per phase, attack at nice {}",
+        clients as f64 * rate,
+        attacker_nice()
     );
     println!(
         "| phase | bundles/s | vs first | p50 | p90 | p99 | max | failed | CPU: lookahead | sequencers | gateway | bench | anvil | rest of the machine |"
@@ -304,8 +306,18 @@ impl Attack {
         let (ready_tx, ready) = tokio::sync::oneshot::channel();
         let (done_tx, done) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
+            // HOSTILE_ATTACKER_NICE runs the attack's threads (they inherit this one's) at a lower
+            // priority: an attacker on machines of its own takes no core from the servers.
+            let nice = attacker_nice();
+            if nice != 0 {
+                // SAFETY: no pointers; `who` 0 is the calling thread on Linux.
+                if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) } != 0 {
+                    eprintln!("cannot set the attack's nice: {}", std::io::Error::last_os_error());
+                }
+            }
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                .thread_name("attacker")
                 .enable_all()
                 .build()
                 .expect("a runtime");
@@ -319,6 +331,11 @@ impl Attack {
                     .ok()
                     .and_then(|rate| rate.parse::<f64>().ok())
                     .map_or(Duration::ZERO, |rate| Duration::from_secs_f64(1.0 / rate));
+                // A fresh set of transactions per slot of the phase (a slot is a second), signed
+                // before it: an attacker signs on machines of its own.
+                let waves = length.as_secs() as usize + 2;
+                let lock_txs = attack::LockTxs::sign(A, waves);
+                let gateway_bundles = attack::GatewayBundles::sign(&[A, B], waves);
                 let (held, kept) = if on("held") {
                     attack::hold_everything(&targets).await
                 } else {
@@ -331,6 +348,7 @@ impl Attack {
                     operators: view.1,
                     chain_id: A,
                     bounds: BOUNDS,
+                    txs: lock_txs,
                 };
                 let idle = |_| async { Seen::default() };
                 let (mut seen, locks, gateway) = tokio::join!(
@@ -351,7 +369,7 @@ impl Attack {
                     },
                     async {
                         if on("gateway") {
-                            attack::gateway_until(targets.clone(), vec![A, B], 257, end).await
+                            attack::gateway_until(targets.clone(), gateway_bundles, 257, end).await
                         } else {
                             idle(()).await
                         }
@@ -375,6 +393,11 @@ impl Attack {
     async fn finish(self) -> Seen {
         self.done.await.expect("the attack ends")
     }
+}
+
+/// The attack's nice value: `HOSTILE_ATTACKER_NICE`, 0 (the servers' own) by default.
+fn attacker_nice() -> i32 {
+    std::env::var("HOSTILE_ATTACKER_NICE").ok().and_then(|nice| nice.parse().ok()).unwrap_or(0)
 }
 
 /// CPU time (user + system, in clock ticks) of each process so far.

@@ -178,6 +178,12 @@ async fn servers_hold_under_abuse_and_honest_bundles_keep_their_promises() {
         })
         .collect();
 
+    // The attack's transactions, signed while the honest clients warm up: two sets, in turn.
+    let (lock_txs, gateway_bundles) = tokio::task::spawn_blocking(|| {
+        (attack::LockTxs::sign(A, 2), attack::GatewayBundles::sign(&[A, B], 2))
+    })
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let processes: Vec<(&str, &Process)> = vec![
         ("lookahead", &net.devnet),
@@ -218,9 +224,10 @@ async fn servers_hold_under_abuse_and_honest_bundles_keep_their_promises() {
         operators: net.keys.iter().take(4).map(|key| key.address()).collect(),
         chain_id: A,
         bounds: BOUNDS,
+        txs: lock_txs,
     };
     let locks = tokio::spawn(attack::locks_until(lock_view, targets.clone(), end));
-    let floods = tokio::spawn(attack::gateway_until(targets.clone(), vec![A, B], 257, end));
+    let floods = tokio::spawn(attack::gateway_until(targets.clone(), gateway_bundles, 257, end));
     let rogue_probe = probe_rogue_slot(&net, &gateway, rogue).await;
     let oversized = oversized.await.unwrap();
     let locks = locks.await.unwrap();

@@ -9,7 +9,8 @@
 //! - [`batcher`]: posts the reference sequencer's batches to its rollups' inboxes (SPEC §8).
 //! - [`gateway`]: the bundle gateway.
 //! - [`endpoint`]: which registered endpoints the gateway and the watcher dial.
-//! - [`limiter`]: per-client request limits of the gateway.
+//! - [`limiter`]: per-client request limits of the gateway and the sequencer.
+//! - [`recovery`]: the sequencer's signature recovery of large locks, at a lower priority.
 
 pub mod api;
 pub mod batcher;
@@ -18,6 +19,7 @@ pub mod endpoint;
 pub mod gateway;
 pub mod limiter;
 pub mod promise;
+pub mod recovery;
 pub mod sequencer;
 pub mod store;
 

@@ -9,6 +9,7 @@ use super::{
     book::{BookError, Caller, Limits, Lock, LockBook, LockId},
     limiter::{ClientLimiter, ClientLimits},
     promise::{Promise, PromiseSigner},
+    recovery::RecoveryPool,
     store::{PromiseRecord, PromiseStore, PromiseStoreError},
     unix_ms,
 };
@@ -27,7 +28,7 @@ use crate::{
     },
 };
 use alloy::{
-    consensus::{Transaction, TxEnvelope},
+    consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable},
     eips::Decodable2718,
 };
 use alloy_primitives::{Address, B256, Bytes};
@@ -54,8 +55,8 @@ pub const MAX_TXS_PER_LOCK: usize = 256;
 const SCHEDULE_CACHE: Duration = Duration::from_millis(500);
 
 /// The most transactions of one lock whose signatures are recovered on the async workers; a
-/// larger lock's go to the blocking pool (a lock of 256 takes milliseconds), so that it does not
-/// hold up the answers to others.
+/// larger lock's go to the [`RecoveryPool`] (a lock of 256 takes milliseconds), so that it does
+/// not hold up the answers to others.
 const INLINE_RECOVERIES: usize = 16;
 
 /// How often lapsed locks are released.
@@ -80,6 +81,17 @@ pub struct SequencerConfig {
     pub signatures: ClientLimits,
 }
 
+/// Why a sequencer cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SequencerStartError {
+    /// The promises of open slots could not be read back.
+    #[error(transparent)]
+    Store(#[from] PromiseStoreError),
+    /// The signature-recovery threads could not start.
+    #[error("starting the signature-recovery threads: {0}")]
+    Recovery(std::io::Error),
+}
+
 /// A running reference sequencer; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct PreconfSequencer {
@@ -93,9 +105,8 @@ struct Inner {
     book: Mutex<LockBook>,
     /// Each client IP's budget of signature recoveries.
     signatures: Mutex<ClientLimiter>,
-    /// Large locks whose signatures are being recovered on the blocking pool, at most half the
-    /// cores at once: more threads recovering would crowd out the workers that answer the rest.
-    recoveries: Arc<tokio::sync::Semaphore>,
+    /// Recovers the signatures of large locks, on half the cores at a lower priority.
+    recoveries: RecoveryPool,
     store: PromiseStore,
     selected: Mutex<HashMap<(ChainId, Slot), Selection>>,
     /// The slots whose selection is being asked of the lookahead: the locks of a burst for a
@@ -137,7 +148,7 @@ impl PreconfSequencer {
         config: SequencerConfig,
         lookahead: HttpClient,
         store: PromiseStore,
-    ) -> Result<Self, PromiseStoreError> {
+    ) -> Result<Self, SequencerStartError> {
         let mut book = LockBook::new(config.limits);
         let signatures = config.signatures;
         let current = current_slot(&config.clock);
@@ -150,7 +161,7 @@ impl PreconfSequencer {
             lookahead,
             book: Mutex::new(book),
             signatures: Mutex::new(ClientLimiter::new(signatures)),
-            recoveries: Arc::new(tokio::sync::Semaphore::new(half_the_cores())),
+            recoveries: RecoveryPool::half_the_cores().map_err(SequencerStartError::Recovery)?,
             store,
             selected: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
@@ -355,7 +366,7 @@ impl Inner {
         let _checking =
             ClientLimiter::admit_costing(&self.signatures, caller.0, Instant::now(), cost)
                 .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
-        lock.senders = recover_senders_apart(decoded, &self.recoveries).await?;
+        lock.senders = recover_senders(decoded, &self.recoveries).await?;
         Ok(lock)
     }
 
@@ -566,35 +577,20 @@ fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<Vec<TxEnvelope>> {
     Ok(decoded)
 }
 
-/// [`recover_senders`], on the blocking pool for more than [`INLINE_RECOVERIES`] transactions,
-/// with one of `permits`.
-async fn recover_senders_apart(
-    txs: Vec<TxEnvelope>,
-    permits: &Arc<tokio::sync::Semaphore>,
-) -> RpcResult<Vec<Address>> {
-    if txs.len() <= INLINE_RECOVERIES {
-        return recover_senders(&txs);
-    }
-    let permit = Arc::clone(permits).acquire_owned().await.expect("the semaphore stays open");
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        recover_senders(&txs)
-    })
-    .await
-    .map_err(|e| error(INTERNAL, format!("the signature checks failed: {e}")))?
-}
-
-/// Half the cores, at least one.
-fn half_the_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
-}
-
-/// The senders of decoded txs; refuses a tx whose signature does not recover.
-fn recover_senders(txs: &[TxEnvelope]) -> RpcResult<Vec<Address>> {
-    txs.iter()
+/// The senders of decoded txs, recovered on the async worker for at most
+/// [`INLINE_RECOVERIES`] transactions and by `pool` for more; refuses a tx whose signature does
+/// not recover.
+async fn recover_senders(txs: Vec<TxEnvelope>, pool: &RecoveryPool) -> RpcResult<Vec<Address>> {
+    let senders = if txs.len() <= INLINE_RECOVERIES {
+        txs.iter().map(|tx| tx.recover_signer().map_err(|e| e.to_string())).collect()
+    } else {
+        pool.recover(txs).await.map_err(|e| error(INTERNAL, e.to_string()))?
+    };
+    senders
+        .into_iter()
         .enumerate()
-        .map(|(index, tx)| {
-            alloy::consensus::transaction::SignerRecoverable::recover_signer(tx)
+        .map(|(index, sender)| {
+            sender
                 .map_err(|e| error(INVALID_TX, format!("tx {index} has an invalid signature: {e}")))
         })
         .collect()

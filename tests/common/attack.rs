@@ -27,7 +27,10 @@ use jsonrpsee::{
 };
 use sequencer_lookahead::{
     ChainId, Slot,
-    preconf::api::{BUNDLE_FAILED, DUPLICATE_TX, INVALID_TX, LockRequest, QUOTA, RATE_LIMITED},
+    preconf::{
+        api::{BUNDLE_FAILED, DUPLICATE_TX, INVALID_TX, LockRequest, QUOTA, RATE_LIMITED},
+        sequencer::MAX_TXS_PER_LOCK,
+    },
     rpc::api::LookaheadApiClient,
 };
 use serde_json::{Value, json};
@@ -317,6 +320,62 @@ fn lock_params(chain_id: u64, slot: Slot, txs: Vec<Bytes>) -> Value {
     json!([request])
 }
 
+/// Locks [`lock_share`] asks for at once, one per connection.
+const SHARE_LOCKS: usize = 16;
+/// Transfers in each of [`lock_share`]'s locks, of [`SHARE_GAS`] each.
+const SHARE_TXS: usize = 4;
+/// Gas of each of [`lock_share`]'s transfers.
+const SHARE_GAS: u64 = 1_000_000;
+/// Locks [`lock_quota`] asks for, over [`QUOTA_CONNECTIONS`] connections.
+const QUOTA_LOCKS: usize = 300;
+/// Connections [`lock_quota`] spreads its locks over.
+const QUOTA_CONNECTIONS: usize = 32;
+/// Transfers of one sender [`lock_sender`] locks, one per lock.
+const SENDER_TXS: usize = 20;
+/// Times [`costly_locks`] sends its lock, over [`COSTLY_CONNECTIONS`] connections.
+const COSTLY_REQUESTS: usize = 64;
+/// Connections [`costly_locks`] spreads its requests over.
+const COSTLY_CONNECTIONS: usize = 16;
+
+/// The transactions of one slot's lock waves, signed before the attack starts: an attacker
+/// signs on machines of its own, so signing here while the servers run would take cores from
+/// them that no attacker could.
+#[derive(Clone, Debug)]
+pub struct LockTxs {
+    /// [`lock_share`]'s locks, one per connection, then one more from a new connection.
+    share: Vec<Vec<Bytes>>,
+    /// [`lock_quota`]'s transfers, from throwaway keys, one per lock.
+    quota: Vec<Bytes>,
+    /// [`lock_sender`]'s transfers, all from one sender.
+    sender: Vec<Bytes>,
+    /// [`costly_locks`]' lock: 256 transfers of one sender.
+    costly: Vec<Bytes>,
+}
+
+impl LockTxs {
+    /// `waves` sets of fresh transactions on `chain_id`.
+    pub fn sign(chain_id: u64, waves: usize) -> Vec<Self> {
+        (0..waves)
+            .map(|_| {
+                let sender = PrivateKeySigner::random();
+                let costly = PrivateKeySigner::random();
+                Self {
+                    share: (0..=SHARE_LOCKS)
+                        .map(|_| (0..SHARE_TXS).map(|_| transfer(chain_id, 0, SHARE_GAS)).collect())
+                        .collect(),
+                    quota: (0..QUOTA_LOCKS).map(|_| transfer(chain_id, 0, 21_000)).collect(),
+                    sender: (0..SENDER_TXS as u64)
+                        .map(|nonce| transfer_from(&sender, chain_id, nonce, 21_000))
+                        .collect(),
+                    costly: (0..MAX_TXS_PER_LOCK as u64)
+                        .map(|nonce| transfer_from(&costly, chain_id, nonce, 21_000))
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// How one lock request ended.
 enum Locked {
     Held(Value),
@@ -346,36 +405,34 @@ pub struct LockBounds {
 }
 
 /// Tries to lock all of `slot` of rollup `chain_id` at the sequencer selected for it, from
-/// `from` over `connections` connections at once: locks of four 1,000,000-gas transfers from
-/// throwaway keys, until the share of one client IP is used (-39108). The locks held are
-/// confirmed (promises count against the share too); the same transactions locked again are
-/// refused as duplicates (-39114), and a further lock from a new connection of the same address
-/// is refused (-39108). Returns what it saw and the gas it holds promised.
+/// `from` over one connection per lock of `txs.share` at once (four 1,000,000-gas transfers
+/// from throwaway keys each), until the share of one client IP is used (-39108). The locks held
+/// are confirmed (promises count against the share too); the same transactions locked again
+/// are refused as duplicates (-39114), and a further lock from a new connection of the same
+/// address is refused (-39108). Returns what it saw and the gas it holds promised.
 pub async fn lock_share(
     from: IpAddr,
     sequencer: SocketAddr,
     chain_id: u64,
     slot: Slot,
-    connections: usize,
+    txs: &LockTxs,
     bounds: LockBounds,
 ) -> (Seen, u64) {
-    const GAS: u64 = 1_000_000;
-    const TXS: usize = 4;
+    const GAS: u64 = SHARE_GAS;
+    const TXS: usize = SHARE_TXS;
     let mut seen = Seen::default();
     let mut clients = Vec::new();
-    for _ in 0..connections {
+    for _ in 0..SHARE_LOCKS {
         match RawHttp::connect(from, sequencer).await {
             Ok(http) => clients.push(http),
             Err(error) => seen.unexpected(format!("connecting: {error}")),
         }
     }
-    let locks: Vec<Vec<Bytes>> = (0..clients.len())
-        .map(|_| (0..TXS).map(|_| transfer(chain_id, 0, GAS)).collect())
-        .collect();
+    let (locks, further) = txs.share.split_at(SHARE_LOCKS);
     let answers = join_all(
         clients
             .iter_mut()
-            .zip(&locks)
+            .zip(locks)
             .map(|(http, txs)| lock(http, lock_params(chain_id, slot, txs.clone()))),
     )
     .await;
@@ -424,39 +481,39 @@ pub async fn lock_share(
         }
     }
     if gas + GAS * TXS as u64 > bounds.share {
-        let txs = (0..TXS).map(|_| transfer(chain_id, 0, GAS)).collect();
         match RawHttp::connect(from, sequencer).await {
-            Ok(mut http) => match lock(&mut http, lock_params(chain_id, slot, txs)).await {
-                Locked::Refused(code, _) if code == i64::from(QUOTA) => {
-                    seen.count("share, new connection: -39108")
+            Ok(mut http) => {
+                match lock(&mut http, lock_params(chain_id, slot, further[0].clone())).await {
+                    Locked::Refused(code, _) if code == i64::from(QUOTA) => {
+                        seen.count("share, new connection: -39108")
+                    }
+                    Locked::Refused(code, message) => {
+                        seen.unexpected(format!("new connection: {code} {message}"))
+                    }
+                    Locked::Held(_) => seen.unexpected("a new connection renewed the share"),
+                    Locked::Failed(error) => seen.unexpected(format!("new connection: {error}")),
                 }
-                Locked::Refused(code, message) => {
-                    seen.unexpected(format!("new connection: {code} {message}"))
-                }
-                Locked::Held(_) => seen.unexpected("a new connection renewed the share"),
-                Locked::Failed(error) => seen.unexpected(format!("new connection: {error}")),
-            },
+            }
             Err(error) => seen.unexpected(format!("connecting: {error}")),
         }
     }
     (seen, promised.len() as u64 * GAS * TXS as u64)
 }
 
-/// Asks for `count` locks of one 21,000-gas transfer each (throwaway keys) in `slot` from `from`
-/// over `connections` connections at once: at most `--locks-per-caller` are held, the others
+/// Asks for one lock of each of `txs.quota`'s 21,000-gas transfers (throwaway keys) in `slot`
+/// from `from` over 32 connections at once: at most `--locks-per-caller` are held, the others
 /// are refused (-39108); the held ones are released again.
 pub async fn lock_quota(
     from: IpAddr,
     sequencer: SocketAddr,
     chain_id: u64,
     slot: Slot,
-    count: usize,
-    connections: usize,
+    txs: &LockTxs,
     bounds: LockBounds,
 ) -> Seen {
     let mut seen = Seen::default();
-    let txs: Vec<Bytes> = (0..count).map(|_| transfer(chain_id, 0, 21_000)).collect();
-    let per_connection = count.div_ceil(connections);
+    let txs = &txs.quota;
+    let per_connection = txs.len().div_ceil(QUOTA_CONNECTIONS);
     // Every lock is asked for before any is released: at no time are more held than allowed.
     let locked = join_all(txs.chunks(per_connection).map(|chunk| async move {
         let Ok(mut http) = RawHttp::connect(from, sequencer).await else {
@@ -498,23 +555,19 @@ pub async fn lock_quota(
     seen
 }
 
-/// Locks that cost the most to refuse: 256 transactions of one sender each (the most per lock),
-/// whose signatures must all be recovered before the sender's quota refuses the lock (-39108);
-/// the same `requests` again and again over `connections` connections of `from`.
+/// Locks that cost the most to refuse: `txs.costly`, 256 transactions of one sender (the most
+/// per lock), whose signatures must all be recovered before the sender's quota refuses the lock
+/// (-39108); the same lock 64 times over 16 connections of `from`.
 pub async fn costly_locks(
     from: IpAddr,
     sequencer: SocketAddr,
     chain_id: u64,
     slot: Slot,
-    requests: usize,
-    connections: usize,
+    txs: &LockTxs,
 ) -> Seen {
-    let sender = PrivateKeySigner::random();
-    let txs: Vec<Bytes> =
-        (0..256).map(|nonce| transfer_from(&sender, chain_id, nonce, 21_000)).collect();
-    let params = lock_params(chain_id, slot, txs);
-    let per_connection = requests.div_ceil(connections);
-    let seen = join_all((0..connections).map(|_| {
+    let params = lock_params(chain_id, slot, txs.costly.clone());
+    let per_connection = COSTLY_REQUESTS.div_ceil(COSTLY_CONNECTIONS);
+    let seen = join_all((0..COSTLY_CONNECTIONS).map(|_| {
         let params = params.clone();
         async move {
             let mut seen = Seen::default();
@@ -544,14 +597,14 @@ pub async fn costly_locks(
     })
 }
 
-/// Locks `count` transfers of one sender, one per lock, in `slot`: at most
+/// Locks `txs.sender`, transfers of one sender, one per lock, in `slot`: at most
 /// `--sender-txs-per-slot` are held, the rest are refused (-39108); then releases them.
 pub async fn lock_sender(
     from: IpAddr,
     sequencer: SocketAddr,
     chain_id: u64,
     slot: Slot,
-    count: u64,
+    txs: &LockTxs,
     bounds: LockBounds,
 ) -> Seen {
     let mut seen = Seen::default();
@@ -559,11 +612,9 @@ pub async fn lock_sender(
         seen.unexpected("cannot connect");
         return seen;
     };
-    let sender = PrivateKeySigner::random();
     let mut held = Vec::new();
-    for nonce in 0..count {
-        let tx = transfer_from(&sender, chain_id, nonce, 21_000);
-        match lock(&mut http, lock_params(chain_id, slot, vec![tx])).await {
+    for tx in &txs.sender {
+        match lock(&mut http, lock_params(chain_id, slot, vec![tx.clone()])).await {
             Locked::Held(lock_id) => held.push(lock_id),
             Locked::Refused(code, _) if code == i64::from(QUOTA) => seen.count("sender: -39108"),
             Locked::Refused(code, message) => {
@@ -760,6 +811,8 @@ pub struct LockView {
     pub chain_id: u64,
     /// What the sequencers bound.
     pub bounds: LockBounds,
+    /// The waves' transactions ([`LockTxs::sign`]), a set per slot attacked, in turn.
+    pub txs: Vec<LockTxs>,
 }
 
 /// Lock waves on the next slots of `view.chain_id` (at least three slots ahead) at their
@@ -769,6 +822,7 @@ pub struct LockView {
 pub async fn locks_until(view: LockView, targets: Targets, end: Instant) -> Seen {
     let mut seen = Seen::default();
     let mut last = 0;
+    let mut sets = view.txs.iter().cycle();
     while Instant::now() < end {
         let Ok(status) = view.lookahead.status().await else {
             seen.unexpected("the lookahead does not answer status");
@@ -794,38 +848,68 @@ pub async fn locks_until(view: LockView, targets: Targets, end: Instant) -> Seen
         };
         last = slot.0;
         let Some(sequencer) = targets.sequencers.get(operator - 1).copied() else { continue };
-        let id = view.chain_id;
-        let (share, _) = lock_share(loopback(2), sequencer, id, slot, 16, view.bounds).await;
+        let (id, bounds) = (view.chain_id, view.bounds);
+        let Some(txs) = sets.next() else { break };
+        let (share, _) = lock_share(loopback(2), sequencer, id, slot, txs, bounds).await;
         seen.merge(share);
-        seen.merge(lock_quota(loopback(3), sequencer, id, slot, 300, 32, view.bounds).await);
-        seen.merge(lock_sender(loopback(4), sequencer, id, slot, 20, view.bounds).await);
-        seen.merge(costly_locks(loopback(5), sequencer, id, slot, 64, 16).await);
+        seen.merge(lock_quota(loopback(3), sequencer, id, slot, txs, bounds).await);
+        seen.merge(lock_sender(loopback(4), sequencer, id, slot, txs, bounds).await);
+        seen.merge(costly_locks(loopback(5), sequencer, id, slot, txs).await);
     }
     seen
 }
 
-/// The gateway's waves until `end`, with bundles of one transfer on each of `chain_ids`: a flood
-/// of 300 bundles from 127.0.0.30 on 16 connections; 40 bundles hung up on from 127.0.0.31 (a
-/// new address each wave), then one more from there, which must be served; one bundle from
-/// each of 300 addresses from `loopback(many_from)` (a new range each wave).
+/// The bundles of one gateway wave, signed before the attack starts (as [`LockTxs`]):
+/// `gateway_sendBundle` bodies of one transfer on each rollup, fresh keys.
+#[derive(Clone, Debug)]
+pub struct GatewayBundles {
+    /// The flood's 300 bundles.
+    flood: Vec<Vec<u8>>,
+    /// The bundle hung up on, again and again.
+    hung_up: Vec<u8>,
+    /// The bundle sent after hanging up.
+    after: Vec<u8>,
+    /// The bundle each of many addresses sends.
+    many: Vec<u8>,
+}
+
+impl GatewayBundles {
+    /// `waves` sets of fresh bundles over `chain_ids`.
+    pub fn sign(chain_ids: &[u64], waves: usize) -> Vec<Self> {
+        (0..waves)
+            .map(|_| Self {
+                flood: (0..300).map(|_| bundle_body(chain_ids)).collect(),
+                hung_up: bundle_body(chain_ids),
+                after: bundle_body(chain_ids),
+                many: bundle_body(chain_ids),
+            })
+            .collect()
+    }
+}
+
+/// The gateway's waves until `end`, with `bundles` in turn: a flood of 300 bundles from
+/// 127.0.0.30 on 16 connections; 40 bundles hung up on from 127.0.0.31 (a new address each
+/// wave), then one more from there, which must be served; one bundle from each of 300 addresses
+/// from `loopback(many_from)` (a new range each wave).
 pub async fn gateway_until(
     targets: Targets,
-    chain_ids: Vec<u64>,
+    bundles: Vec<GatewayBundles>,
     many_from: u32,
     end: Instant,
 ) -> Seen {
     let mut seen = Seen::default();
     let mut wave = 0;
+    let mut sets = bundles.iter().cycle();
     while Instant::now() < end {
-        let bodies: Vec<Vec<u8>> = (0..300).map(|_| bundle_body(&chain_ids)).collect();
-        seen.merge(flood_gateway(loopback(30), targets.gateway, &bodies, 16).await);
+        let Some(bundles) = sets.next() else { break };
+        seen.merge(flood_gateway(loopback(30), targets.gateway, &bundles.flood, 16).await);
 
         // More hung-up bundles than the 16 one address may have in flight: once the gateway has
         // dropped them, the address is served again.
         let hung_up = 31 + wave % 64;
-        hang_up(loopback(hung_up), targets.gateway, &bundle_body(&chain_ids), 40).await;
+        hang_up(loopback(hung_up), targets.gateway, &bundles.hung_up, 40).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let after = many_clients(hung_up, 1, targets.gateway, &bundle_body(&chain_ids), 1).await;
+        let after = many_clients(hung_up, 1, targets.gateway, &bundles.after, 1).await;
         for what in after.unexpected {
             seen.unexpected(format!("after hanging up: {what}"));
         }
@@ -835,7 +919,7 @@ pub async fn gateway_until(
         // after one bundle), so at most a few of these are tracked at once and the map, bounded
         // by `--max-clients`, never refuses one as one too many.
         let first = many_from + 300 * (wave % 64);
-        seen.merge(many_clients(first, 300, targets.gateway, &bundle_body(&chain_ids), 1).await);
+        seen.merge(many_clients(first, 300, targets.gateway, &bundles.many, 1).await);
         wave += 1;
     }
     seen
