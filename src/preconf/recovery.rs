@@ -74,6 +74,10 @@ fn work(queue: &Mutex<Receiver<Job>>) {
     loop {
         let job = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).recv();
         let Ok((txs, answer)) = job else { return };
+        // A caller that hung up while its lock waited in the queue needs no answer.
+        if answer.is_closed() {
+            continue;
+        }
         let senders =
             txs.iter().map(|tx| tx.recover_signer().map_err(|error| error.to_string())).collect();
         // The caller may have hung up: its answer is not needed then.
