@@ -47,16 +47,7 @@ contract SignerConsentTest is RegistryFixture {
             keccak256("SignerConsent(uint256 chainId,address operator)"),
             "SignerConsent typehash"
         );
-        bytes32 domain = keccak256(
-            abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-                keccak256("SequencerLookahead"),
-                keccak256("2"),
-                block.chainid,
-                address(registry)
-            )
-        );
-        vm.assertEq(registry.domainSeparator(), domain, "domain separator");
+        vm.assertEq(registry.domainSeparator(), domainOf(block.chainid, address(registry)), "domain separator");
         vm.assertEq(registry.signerConsentDigest(ROLLUP, alice), consentDigest(ROLLUP, alice), "consent digest");
     }
 

@@ -178,15 +178,7 @@ abstract contract AccountabilityFixture is RegistryFixture {
         pure
         returns (bytes32)
     {
-        bytes32 domain = keccak256(
-            abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
-                keccak256("SequencerLookahead"),
-                keccak256("2"),
-                l1ChainId,
-                verifyingContract
-            )
-        );
+        bytes32 domain = domainOf(l1ChainId, verifyingContract);
         bytes32 structHash = keccak256(
             abi.encode(
                 keccak256("Preconfirmation(uint256 chainId,uint64 slot,bytes32[] txHashes,bytes32 bundleId)"),

@@ -54,14 +54,10 @@ abstract contract RegistryFixture is Test {
         return vm.addr(signerKeyOf(operator));
     }
 
-    /// @dev SPEC §7 written out: the EIP-712 digest of `SignerConsent(chainId, operator)` in the
-    ///      domain of `verifyingContract` on L1 chain `l1ChainId`.
-    function consentDigest(uint256 l1ChainId, address verifyingContract, uint256 chainId, address operator)
-        internal
-        pure
-        returns (bytes32)
-    {
-        bytes32 domain = keccak256(
+    /// @dev SPEC §7 written out: the EIP-712 domain separator of `verifyingContract` on L1 chain
+    ///      `l1ChainId`.
+    function domainOf(uint256 l1ChainId, address verifyingContract) internal pure returns (bytes32) {
+        return keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
                 keccak256("SequencerLookahead"),
@@ -70,6 +66,16 @@ abstract contract RegistryFixture is Test {
                 verifyingContract
             )
         );
+    }
+
+    /// @dev SPEC §7 written out: the EIP-712 digest of `SignerConsent(chainId, operator)` in the
+    ///      domain of `verifyingContract` on L1 chain `l1ChainId`.
+    function consentDigest(uint256 l1ChainId, address verifyingContract, uint256 chainId, address operator)
+        internal
+        pure
+        returns (bytes32)
+    {
+        bytes32 domain = domainOf(l1ChainId, verifyingContract);
         bytes32 structHash =
             keccak256(abi.encode(keccak256("SignerConsent(uint256 chainId,address operator)"), chainId, operator));
         return keccak256(abi.encodePacked(hex"1901", domain, structHash));
