@@ -23,7 +23,7 @@ use sequencer_lookahead::{
         gateway::{Gateway, GatewayConfig},
         limiter::ClientLimits,
     },
-    rpc::{self, api::LookaheadApiClient},
+    rpc::{self, api::LookaheadApiClient, peer::PeerLimits},
     service::shared::SharedEngine,
 };
 use std::time::Duration;
@@ -75,8 +75,10 @@ async fn a_leg_whose_record_lost_its_bond_is_not_routed() {
         clients: ClientLimits::DEFAULT,
     };
     let gateway = Gateway::new(config, lookahead.clone(), None);
-    let (gateway_addr, gateway_server) =
-        gateway.serve("127.0.0.1:0".parse().unwrap(), ServerConfig::default()).await.unwrap();
+    let (gateway_addr, gateway_server) = gateway
+        .serve("127.0.0.1:0".parse().unwrap(), ServerConfig::default(), PeerLimits::DEFAULT)
+        .await
+        .unwrap();
     let client = HttpClientBuilder::default().build(format!("http://{gateway_addr}")).unwrap();
 
     let Err(ClientError::Call(error)) = client.send_bundle(bundle(BundleMode::Atomic)).await else {

@@ -98,7 +98,7 @@ pub(crate) async fn run(args: GatewayArgs) -> eyre::Result<()> {
     };
     let gateway = Gateway::new(config, lookahead, watcher);
     let (addr, server) = gateway
-        .serve_with(
+        .serve(
             SocketAddr::new(args.http_addr, args.http_port),
             args.limits.config(),
             args.limits.peers(),

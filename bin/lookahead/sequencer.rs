@@ -130,7 +130,7 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
     }
     let signer = sequencer.address();
     let (addr, server) = sequencer
-        .serve_with(
+        .serve(
             SocketAddr::new(args.http_addr, args.http_port),
             args.limits.config(),
             args.limits.peers(),

@@ -32,7 +32,7 @@ use crate::{
         api::{CrossScheduleEntry, LookaheadApiClient},
         error::{invalid_params, rpc_error, rpc_error_with},
         openrpc,
-        peer::{Peer, PeerLimits, serve_with_peer_limits},
+        peer::{Peer, PeerLimits, serve_with_peers},
     },
     service::deadline::with_deadline,
     watch::api::WatchApiClient,
@@ -145,25 +145,15 @@ impl Gateway {
     }
 
     /// Serves `gateway_` on `addr` (HTTP and WebSocket) within `limits`, with `rpc.discover`;
-    /// clients are told apart by IP address, each of which holds at most
-    /// [`PeerLimits::DEFAULT`] of the server.
+    /// clients are told apart by IP address, each of which holds at most `peers` of the server.
     pub async fn serve(
-        self,
-        addr: SocketAddr,
-        limits: ServerConfig,
-    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-        self.serve_with(addr, limits, PeerLimits::DEFAULT).await
-    }
-
-    /// [`Self::serve`] with what one client IP may hold of the server.
-    pub async fn serve_with(
         self,
         addr: SocketAddr,
         limits: ServerConfig,
         peers: PeerLimits,
     ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["gateway"])?;
-        serve_with_peer_limits(addr, limits, peers, module).await
+        serve_with_peers(addr, limits, peers, module).await
     }
 }
 

@@ -24,7 +24,7 @@ use crate::{
         api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
         error::rpc_error as error,
         openrpc,
-        peer::{Peer, PeerLimits, serve_with_peer_limits},
+        peer::{Peer, PeerLimits, serve_with_peers},
     },
 };
 use alloy::{
@@ -208,25 +208,15 @@ impl PreconfSequencer {
     }
 
     /// Serves `preconf_` on `addr` (HTTP and WebSocket) within `limits`, with `rpc.discover`;
-    /// quotas are kept per client IP, each of which holds at most [`PeerLimits::DEFAULT`] of
-    /// the server.
+    /// quotas are kept per client IP, each of which holds at most `peers` of the server.
     pub async fn serve(
-        self,
-        addr: SocketAddr,
-        limits: ServerConfig,
-    ) -> std::io::Result<(SocketAddr, ServerHandle)> {
-        self.serve_with(addr, limits, PeerLimits::DEFAULT).await
-    }
-
-    /// [`Self::serve`] with what one client IP may hold of the server.
-    pub async fn serve_with(
         self,
         addr: SocketAddr,
         limits: ServerConfig,
         peers: PeerLimits,
     ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["preconf"])?;
-        serve_with_peer_limits(addr, limits, peers, module).await
+        serve_with_peers(addr, limits, peers, module).await
     }
 }
 

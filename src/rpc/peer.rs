@@ -75,18 +75,9 @@ impl Default for PeerLimits {
 }
 
 /// Serves `methods` on `addr` (HTTP and WebSocket) with `config`'s limits, tagging every
-/// request with its [`Peer`]; each client IP holds at most [`PeerLimits::DEFAULT`] of the
-/// server. Returns the bound address and the handle that stops it.
+/// request with its [`Peer`]; each client IP holds at most `peers` of the server. Returns the
+/// bound address and the handle that stops it.
 pub async fn serve_with_peers(
-    addr: SocketAddr,
-    config: ServerConfig,
-    methods: impl Into<Methods>,
-) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    serve_with_peer_limits(addr, config, PeerLimits::DEFAULT, methods).await
-}
-
-/// [`serve_with_peers`] with what one client IP may hold of the server.
-pub async fn serve_with_peer_limits(
     addr: SocketAddr,
     config: ServerConfig,
     peers: PeerLimits,

@@ -37,7 +37,7 @@ use crate::{
         api::{BEYOND_HORIZON, LookaheadApiClient, NOT_SYNCED, TOO_OLD, UNKNOWN_ROLLUP},
         error::rpc_error,
         openrpc,
-        peer::{Peer, PeerLimits, serve_with_peer_limits},
+        peer::{Peer, PeerLimits, serve_with_peers},
     },
     service::deadline::with_deadline,
 };
@@ -526,7 +526,7 @@ impl WatchRpc {
         peers: PeerLimits,
     ) -> std::io::Result<(SocketAddr, ServerHandle)> {
         let module = openrpc::with_discover(self.into_rpc(), &["watch"])?;
-        serve_with_peer_limits(addr, limits, peers, module).await
+        serve_with_peers(addr, limits, peers, module).await
     }
 }
 
