@@ -9,15 +9,10 @@ use super::{
         RawHttp, connect_from, error_code, held_silently, huge_body, loopback, request,
         slow_request, ws_from,
     },
-    preconf::transfer,
+    preconf::{transfer, transfer_from},
 };
-use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::Encodable2718,
-    network::TxSignerSync,
-    signers::local::PrivateKeySigner,
-};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy_primitives::{Address, B256, Bytes};
 use futures::future::join_all;
 use jsonrpsee::{
     core::client::{Error as ClientError, Subscription, SubscriptionClientT},
@@ -104,6 +99,15 @@ impl Seen {
     /// How many answers had `outcome`.
     pub fn get(&self, outcome: &str) -> u64 {
         self.counts.get(outcome).copied().unwrap_or_default()
+    }
+}
+
+impl FromIterator<Self> for Seen {
+    /// The waves' sightings merged.
+    fn from_iter<I: IntoIterator<Item = Self>>(waves: I) -> Self {
+        let mut all = Self::default();
+        waves.into_iter().for_each(|one| all.merge(one));
+        all
     }
 }
 
@@ -292,22 +296,6 @@ pub async fn oversized(from: IpAddr, targets: &Targets, payloads: &Oversized) ->
     seen
 }
 
-/// A signed EIP-1559 transfer on `chain_id` from `signer`.
-pub fn transfer_from(signer: &PrivateKeySigner, chain_id: u64, nonce: u64, gas: u64) -> Bytes {
-    let mut tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: 2_000_000_000,
-        max_priority_fee_per_gas: 1_000_000_000,
-        to: TxKind::Call(Address::repeat_byte(0x11)),
-        value: U256::from(1),
-        ..Default::default()
-    };
-    let signature = signer.sign_transaction_sync(&mut tx).expect("a local key signs");
-    TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
-}
-
 /// A `preconf_lock` request's params.
 fn lock_params(chain_id: u64, slot: Slot, txs: Vec<Bytes>) -> Value {
     let request = LockRequest {
@@ -418,8 +406,6 @@ pub async fn lock_share(
     txs: &LockTxs,
     bounds: LockBounds,
 ) -> (Seen, u64) {
-    const GAS: u64 = SHARE_GAS;
-    const TXS: usize = SHARE_TXS;
     let mut seen = Seen::default();
     let mut clients = Vec::new();
     for _ in 0..SHARE_LOCKS {
@@ -429,6 +415,7 @@ pub async fn lock_share(
         }
     }
     let (locks, further) = txs.share.split_at(SHARE_LOCKS);
+    let lock_gas = SHARE_GAS * SHARE_TXS as u64;
     let answers = join_all(
         clients
             .iter_mut()
@@ -447,7 +434,7 @@ pub async fn lock_share(
             Locked::Failed(error) => seen.unexpected(format!("share lock: {error}")),
         }
     }
-    let gas = held.len() as u64 * GAS * TXS as u64;
+    let gas = held.len() as u64 * lock_gas;
     seen.counts.insert("share: held".into(), held.len() as u64);
     if gas > bounds.share {
         seen.unexpected(format!(
@@ -480,7 +467,7 @@ pub async fn lock_share(
             Locked::Failed(error) => seen.unexpected(format!("same txs again: {error}")),
         }
     }
-    if gas + GAS * TXS as u64 > bounds.share {
+    if gas + lock_gas > bounds.share {
         match RawHttp::connect(from, sequencer).await {
             Ok(mut http) => {
                 match lock(&mut http, lock_params(chain_id, slot, further[0].clone())).await {
@@ -497,7 +484,7 @@ pub async fn lock_share(
             Err(error) => seen.unexpected(format!("connecting: {error}")),
         }
     }
-    (seen, promised.len() as u64 * GAS * TXS as u64)
+    (seen, promised.len() as u64 * lock_gas)
 }
 
 /// Asks for one lock of each of `txs.quota`'s 21,000-gas transfers (throwaway keys) in `slot`
@@ -591,10 +578,7 @@ pub async fn costly_locks(
         }
     }))
     .await;
-    seen.into_iter().fold(Seen::default(), |mut all, one| {
-        all.merge(one);
-        all
-    })
+    seen.into_iter().collect()
 }
 
 /// Locks `txs.sender`, transfers of one sender, one per lock, in `slot`: at most
@@ -671,10 +655,7 @@ pub async fn flood_gateway(
         seen
     }))
     .await;
-    seen.into_iter().fold(Seen::default(), |mut all, one| {
-        all.merge(one);
-        all
-    })
+    seen.into_iter().collect()
 }
 
 /// Sends `count` `gateway_sendBundle` requests from `from`, each on a new connection that is
@@ -728,10 +709,7 @@ pub async fn many_clients(
         },
     ))
     .await;
-    seen.into_iter().fold(Seen::default(), |mut all, one| {
-        all.merge(one);
-        all
-    })
+    seen.into_iter().collect()
 }
 
 /// The connections an attack holds: dropped, they close.

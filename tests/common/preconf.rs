@@ -352,7 +352,11 @@ impl PreconfNet {
 
 /// A signed EIP-1559 transfer on rollup `chain_id`, `gas` gas, from a fresh key.
 pub fn transfer(chain_id: u64, nonce: u64, gas: u64) -> Bytes {
-    let signer = PrivateKeySigner::random();
+    transfer_from(&PrivateKeySigner::random(), chain_id, nonce, gas)
+}
+
+/// A signed EIP-1559 transfer on rollup `chain_id`, `gas` gas, from `signer`.
+pub fn transfer_from(signer: &PrivateKeySigner, chain_id: u64, nonce: u64, gas: u64) -> Bytes {
     let mut tx = TxEip1559 {
         chain_id,
         nonce,
