@@ -493,16 +493,7 @@ impl History {
                 self.checkpoint(slot_window);
             }
             let judged = self.seeds.contains_key(&slot_window);
-            let call = SequencerRegistry::slashPromiseCall {
-                preconf: SequencerRegistry::Preconfirmation {
-                    chainId: item.promise.chain_id.0,
-                    slot,
-                    txHashes: item.promise.tx_hashes.clone(),
-                    bundleId: item.promise.bundle_id,
-                },
-                signature: Bytes::copy_from_slice(&item.promise.signature.as_bytes()),
-                batchTxHashes: item.batch.clone().unwrap_or_default(),
-            };
+            let call = item.promise.slash_call(item.batch.clone().unwrap_or_default());
             let slashed = self.send(WATCHER, U256::ZERO, &call);
             assert_eq!(
                 slashed,

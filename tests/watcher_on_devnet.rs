@@ -21,7 +21,7 @@
 mod common;
 
 use alloy::{consensus::Transaction as _, providers::Provider, signers::local::PrivateKeySigner};
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use alloy_sol_types::SolCall;
 use common::{
     l1::L1,
@@ -77,20 +77,6 @@ fn promise(
 /// The hashes of `count` real signed transfers on `chain_id`.
 fn tx_hashes(chain_id: u64, count: usize) -> Vec<B256> {
     (0..count).map(|_| keccak256(transfer(chain_id, 0, 21_000))).collect()
-}
-
-/// `slashPromise(promise, signature, batch)`.
-fn slash_call(promise: &Promise, batch: &[B256]) -> SequencerRegistry::slashPromiseCall {
-    SequencerRegistry::slashPromiseCall {
-        preconf: SequencerRegistry::Preconfirmation {
-            chainId: promise.chain_id.0,
-            slot: promise.slot.0,
-            txHashes: promise.tx_hashes.clone(),
-            bundleId: promise.bundle_id,
-        },
-        signature: Bytes::from(promise.signature.as_bytes()),
-        batchTxHashes: batch.to_vec(),
-    }
 }
 
 /// Waits until the promise with `digest` is slashed (and the node serves the `Slashed` log),
@@ -372,13 +358,13 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
     l1.checkpoint_slot(&net, A, slot).await;
     let anyone = l1.accounts[0];
     assert_eq!(
-        l1.refusal(anyone, slash_call(&kept, &[])).await,
+        l1.refusal(anyone, kept.slash_call(Vec::new())).await,
         SequencerRegistryErrors::SlotNotClosed(SequencerRegistry::SlotNotClosed { slot: slot.0 })
     );
     let batch = vec![hashes[0], hashes[1]];
     l1.post_batch(&net, A, slot, operators[0], batch.clone()).await;
     assert_eq!(
-        l1.refusal(anyone, slash_call(&kept, &batch)).await,
+        l1.refusal(anyone, kept.slash_call(batch.clone())).await,
         SequencerRegistryErrors::PromiseKept(SequencerRegistry::PromiseKept {
             promiseDigest: kept.signing_hash(&net.domain)
         })
@@ -387,18 +373,18 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
         foreign.signature.recover_address_from_prehash(&foreign.signing_hash(&net.domain)).unwrap();
     assert_ne!(recovered, signer);
     assert_eq!(
-        l1.refusal(anyone, slash_call(&foreign, &batch)).await,
+        l1.refusal(anyone, foreign.slash_call(batch.clone())).await,
         SequencerRegistryErrors::InvalidPromiseSignature(
             SequencerRegistry::InvalidPromiseSignature { signer, recovered }
         )
     );
     assert_eq!(
-        l1.refusal(anyone, slash_call(&forged, &batch)).await,
+        l1.refusal(anyone, forged.slash_call(batch.clone())).await,
         SequencerRegistryErrors::InvalidPromiseSignature(
             SequencerRegistry::InvalidPromiseSignature { signer, recovered: forger.address() }
         )
     );
-    assert!(l1.succeeds(anyone, slash_call(&late, &batch)).await, "broken, inside the window");
+    assert!(l1.succeeds(anyone, late.slash_call(batch.clone())).await, "broken, inside the window");
 
     // Past the slashing window: anvil's clock moves 33 windows on.
     let seconds = (SLASHING_WINDOWS + 1) * WINDOW_SLOTS;
@@ -407,7 +393,7 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
     let _: serde_json::Value = l1.provider.raw_request("evm_mine".into(), ()).await.unwrap();
     let closed_at = slot.0 / WINDOW_SLOTS + SLASHING_WINDOWS;
     assert_eq!(
-        l1.refusal(anyone, slash_call(&late, &batch)).await,
+        l1.refusal(anyone, late.slash_call(batch.clone())).await,
         SequencerRegistryErrors::TooLate(SequencerRegistry::TooLate {
             slot: slot.0,
             closedAt: closed_at

@@ -9,11 +9,12 @@
 //! Signing and recovery use libsecp256k1: they are on the hot path of every bundle.
 
 use crate::core::{
+    contract::SequencerRegistry,
     domain::RegistryDomain,
     primitives::{ChainId, Slot},
 };
 use alloy::{consensus::crypto::secp256k1::recover_signer, signers::local::PrivateKeySigner};
-use alloy_primitives::{Address, B256, Signature};
+use alloy_primitives::{Address, B256, Bytes, Signature};
 use alloy_sol_types::{SolStruct, sol};
 use secp256k1::{Message, SECP256K1, SecretKey};
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,21 @@ impl Promise {
     /// The EIP-712 hash the signature is over.
     pub fn signing_hash(&self, domain: &RegistryDomain) -> B256 {
         signing_hash(domain, self.chain_id, self.slot, &self.tx_hashes, self.bundle_id)
+    }
+
+    /// The registry's `slashPromise` call for this promise, against the slot's batch
+    /// `batch_tx_hashes` (empty when the slot was missed).
+    pub fn slash_call(&self, batch_tx_hashes: Vec<B256>) -> SequencerRegistry::slashPromiseCall {
+        SequencerRegistry::slashPromiseCall {
+            preconf: SequencerRegistry::Preconfirmation {
+                chainId: self.chain_id.0,
+                slot: self.slot.0,
+                txHashes: self.tx_hashes.clone(),
+                bundleId: self.bundle_id,
+            },
+            signature: Bytes::from(self.signature.as_bytes()),
+            batchTxHashes: batch_tx_hashes,
+        }
     }
 
     /// Checks that `expected` signed this promise under `domain` (and that it says so).

@@ -648,18 +648,9 @@ impl Watcher {
     /// The registry call of an action.
     fn calldata(&self, kind: &ActionKind) -> Bytes {
         match kind {
-            ActionKind::Slash { promise, batch } => SequencerRegistry::slashPromiseCall {
-                preconf: SequencerRegistry::Preconfirmation {
-                    chainId: promise.chain_id.0,
-                    slot: promise.slot.0,
-                    txHashes: promise.tx_hashes.clone(),
-                    bundleId: promise.bundle_id,
-                },
-                signature: Bytes::from(promise.signature.as_bytes()),
-                batchTxHashes: batch.clone(),
+            ActionKind::Slash { promise, batch } => {
+                promise.slash_call(batch.clone()).abi_encode().into()
             }
-            .abi_encode()
-            .into(),
             ActionKind::ReportMiss { chain_id, slot } => {
                 SequencerRegistry::reportMissCall { chainId: chain_id.0, slot: slot.0 }
                     .abi_encode()
