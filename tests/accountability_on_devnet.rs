@@ -23,7 +23,6 @@ use common::{
     l1::L1,
     preconf::{PreconfNet, Process, transfer},
 };
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use sequencer_lookahead::{
     ChainId, Slot, Window,
     core::contract::{
@@ -44,10 +43,6 @@ const B: u64 = 102;
 const C: u64 = 103;
 const WINDOW_SLOTS: u64 = 8;
 const SAMPLE_BOND: u128 = 1_000_000_000_000_000_000;
-
-fn client(url: &str) -> HttpClient {
-    HttpClientBuilder::default().request_timeout(Duration::from_secs(10)).build(url).unwrap()
-}
 
 fn bundle(chain_ids: &[u64], slot: Slot) -> BundleRequest {
     BundleRequest {
@@ -129,7 +124,7 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     let sequencers: BTreeMap<usize, Process> =
         (1..=3).map(|operator| (operator, net.sequencer(operator))).collect();
     let gateway = net.gateway_with("main", 2_000, &[format!("--watcher={}", watch.url())]);
-    let gateway_client = client(&gateway.url());
+    let gateway_client = gateway.client();
     net.wait_active().await;
 
     // The honest path: every promised hash is in its slot's batch; nothing is slashed or missed.

@@ -13,10 +13,7 @@ mod common;
 use alloy_primitives::{B256, keccak256};
 use common::preconf::{PreconfNet, Process, SLOT_GAS, transfer};
 use futures::future::join_all;
-use jsonrpsee::{
-    core::client::Error as ClientError,
-    http_client::{HttpClient, HttpClientBuilder},
-};
+use jsonrpsee::{core::client::Error as ClientError, http_client::HttpClient};
 use sequencer_lookahead::{
     ChainId, Slot,
     preconf::{
@@ -35,10 +32,6 @@ use std::{
 
 const A: u64 = 101;
 const B: u64 = 102;
-
-fn client(url: &str) -> HttpClient {
-    HttpClientBuilder::default().request_timeout(Duration::from_secs(10)).build(url).unwrap()
-}
 
 fn bundle(legs: &[(u64, u64)], slot: Option<Slot>, mode: BundleMode) -> BundleRequest {
     BundleRequest {
@@ -102,7 +95,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     let mut sequencers: Vec<Option<Process>> =
         (0..4).map(|op| (op > 0).then(|| net.sequencer(op))).collect();
     let gateway = net.gateway("main", 2_000);
-    let gateway_client = client(&gateway.url());
+    let gateway_client = gateway.client();
     net.wait_active().await;
     // Every scenario takes a slot of its own, after the previous one's.
     let mut last = Slot(0);
@@ -178,7 +171,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     let (slot, ops) = net.find_slot(&[A, B], 6, last, |ops| ops[0] != ops[1]).await;
     last = slot;
     let doomed = net.gateway("doomed", 1_000);
-    let doomed_client = client(&doomed.url());
+    let doomed_client = doomed.client();
     let stopped = sequencers[ops[1]].as_ref().unwrap();
     stopped.signal("STOP");
     let request = bundle(&[(A, 21_000), (B, 21_000)], Some(slot), BundleMode::Atomic);
@@ -226,7 +219,7 @@ async fn bundles_are_promised_atomically_by_real_sequencers() {
     // and slot) is never oversold, and every promise is for a distinct lock.
     let (slot, ops) = net.find_slot(&[A, B], 8, last, |ops| ops[0] != ops[1]).await;
     let gateways: Vec<Process> = (0..3).map(|i| net.gateway(&format!("load-{i}"), 2_000)).collect();
-    let clients: Vec<HttpClient> = gateways.iter().map(|g| client(&g.url())).collect();
+    let clients: Vec<HttpClient> = gateways.iter().map(|g| g.client()).collect();
     let results = join_all((0..30).map(|i| {
         let client = clients[i % clients.len()].clone();
         let request = bundle(&[(A, 21_000), (B, 21_000)], Some(slot), BundleMode::Atomic);

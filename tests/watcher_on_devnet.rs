@@ -27,10 +27,7 @@ use common::{
     l1::L1,
     preconf::{PreconfNet, Process, SLOT_GAS, transfer},
 };
-use jsonrpsee::{
-    core::client::Error as ClientError,
-    http_client::{HttpClient, HttpClientBuilder},
-};
+use jsonrpsee::core::client::Error as ClientError;
 use sequencer_lookahead::{
     ChainId, RegistryDomain, Slot,
     core::contract::SequencerRegistry::{self, MissReported, SequencerRegistryErrors, Slashed},
@@ -54,10 +51,6 @@ const WINDOW_SLOTS: u64 = 8;
 /// The registry's `WITHDRAWAL_DELAY`: the slashing window, in windows.
 const SLASHING_WINDOWS: u64 = 32;
 const SAMPLE_BOND: u128 = 1_000_000_000_000_000_000;
-
-fn client(url: &str) -> HttpClient {
-    HttpClientBuilder::default().request_timeout(Duration::from_secs(10)).build(url).unwrap()
-}
 
 /// A promise for `chain_id`'s `slot` signed under `domain` by sample operator `operator`'s
 /// signer, for the hashes of real signed transactions.
@@ -150,7 +143,7 @@ async fn broken_promises_are_slashed_once_again_after_a_reorg_and_across_kills()
         watcher_address
     );
     assert_eq!(watcher.ready["l1ChainId"].as_u64().unwrap(), net.domain.l1_chain_id);
-    let watch = client(&watcher.url());
+    let watch = watcher.client();
     net.wait_active().await;
 
     // A promise whose second transaction the posted batch drops: slashed within
@@ -327,7 +320,7 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
     let metrics = format!("127.0.0.1:{}", common::anvil::free_port());
     let watcher = net
         .watcher("refusals", &["--report-misses=false".to_owned(), format!("--metrics={metrics}")]);
-    let watch = client(&watcher.url());
+    let watch = watcher.client();
     let (slot, operators) = net.find_slot(&[A], 3, Slot(0), |_| true).await;
     let hashes = tx_hashes(A, 3);
     let signer = net.keys[devnet::sample_signer(operators[0])].address();

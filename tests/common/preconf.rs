@@ -70,6 +70,14 @@ impl Process {
         self.ready["rpcUrl"].as_str().unwrap().to_owned()
     }
 
+    /// A client of the RPC in its ready line (10 s timeout).
+    pub fn client(&self) -> HttpClient {
+        HttpClientBuilder::default()
+            .request_timeout(Duration::from_secs(10))
+            .build(self.url())
+            .unwrap()
+    }
+
     /// Its log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
