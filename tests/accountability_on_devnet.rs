@@ -238,7 +238,12 @@ async fn promises_are_kept_broken_ones_slashed_and_absent_sequencers_evicted() {
     let reward = slash.amount / U256::from(2);
     let burned = l1.registry(SequencerRegistry::burnedCall {}).await;
     assert_eq!(burned, slash.amount - reward, "the rest is burned");
-    assert_eq!(l1.paid_to(watcher_address, block).await, reward, "the watcher is paid half");
+    let penalties = l1.miss_penalties_paid(watcher_address, block).await;
+    assert_eq!(
+        l1.paid_to(watcher_address, block).await,
+        reward + penalties,
+        "the watcher is paid half (and any miss it reported in the block)"
+    );
     let window = l1.window_of_block(block).await;
     assert_eq!(
         slash.activeUntil,

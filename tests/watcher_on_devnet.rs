@@ -167,7 +167,12 @@ async fn broken_promises_are_slashed_once_again_after_a_reorg_and_across_kills()
     let burned = l1.registry(SequencerRegistry::burnedCall {}).await;
     assert_eq!(burned, slash.amount - reward, "the rest is burned");
     let block = log.block_number.unwrap();
-    assert_eq!(l1.paid_to(watcher_address, block).await, reward, "the watcher is paid half");
+    let penalties = l1.miss_penalties_paid(watcher_address, block).await;
+    assert_eq!(
+        l1.paid_to(watcher_address, block).await,
+        reward + penalties,
+        "the watcher is paid half (and any miss it reported in the block)"
+    );
 
     // A reorg that removes the slash: the watcher sends it again.
     let (slot, operators) = net.find_slot(&[B], 3, slot, |_| true).await;
@@ -304,13 +309,7 @@ async fn missed_slots_are_reported_and_what_the_registry_refuses_is_never_sent()
     let batch = call(&l1.provider, inbox, BatchOf::batchOfCall { slot }).await.unwrap();
     assert_eq!(batch.status, 2, "the inbox says missed");
     let block = log.block_number.unwrap();
-    let in_block: U256 = l1
-        .events::<MissReported>()
-        .await
-        .iter()
-        .filter(|(_, log)| log.block_number == Some(block))
-        .map(|(miss, _)| miss.penalty)
-        .sum();
+    let in_block = l1.miss_penalties_paid(watcher_address, block).await;
     assert_eq!(l1.paid_to(watcher_address, block).await, in_block, "the watcher got the penalty");
     assert!(reporter.stop().success(), "SIGTERM stops the watcher cleanly");
     let others = l1.events::<MissReported>().await;

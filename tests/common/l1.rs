@@ -13,7 +13,7 @@ use alloy_sol_types::{SolCall, SolEvent, SolInterface};
 use sequencer_lookahead::{
     ChainId, Slot, Window,
     core::contract::{
-        SequencerRegistry::{self, SequencerRegistryErrors, Slashed},
+        SequencerRegistry::{self, MissReported, SequencerRegistryErrors, Slashed},
         SlotInbox,
     },
     devnet,
@@ -144,6 +144,20 @@ impl L1 {
             }
         }
         after + fees - before
+    }
+
+    /// The miss penalties `reporter` was paid in block `number` (a watcher may report a miss in
+    /// the block of a slash).
+    pub async fn miss_penalties_paid(&self, reporter: Address, number: u64) -> U256 {
+        let mut paid = U256::ZERO;
+        for (miss, log) in self.events::<MissReported>().await {
+            if log.block_number == Some(number)
+                && self.sender_of(log.transaction_hash.unwrap()).await == reporter
+            {
+                paid += miss.penalty;
+            }
+        }
+        paid
     }
 
     /// The `Slashed` events of the promise with digest `digest`.
