@@ -78,7 +78,7 @@ async function eventually(what, ms, check) {
 }
 
 before(async () => {
-  assert.ok(existsSync(lookahead), `build the binary first: cargo build --bin lookahead (${lookahead})`);
+  assert.ok(existsSync(lookahead), `build the binary first: cargo test (or cargo build --bin lookahead) (${lookahead})`);
   assert.ok(existsSync(anvil), `install Foundry first: npm install --prefix contracts (${anvil})`);
   const [anvilPort, httpPort] = [await freePort(), await freePort()];
   const sequencerBase = 20000 + Math.floor(Math.random() * 20000);
