@@ -191,6 +191,24 @@ impl OnChain<'_> {
     }
 }
 
+/// The ports [`free_port`] and [`claim_port`] handed out in this test process.
+static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A loopback port free now and not handed out before in this test process: the kernel can
+/// give the same ephemeral port to two binds in a row once the first is closed, and two
+/// servers told the same port fail (a CI run saw anvil and the lookahead get one port).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        if HANDED_OUT.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Whether `port` is free now and was not handed out before; if so, it is handed out.
+pub fn claim_port(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        && HANDED_OUT.lock().unwrap().insert(port)
 }

@@ -384,7 +384,7 @@ fn free_port_run(count: u16) -> u16 {
     loop {
         let base = super::anvil::free_port();
         if base.checked_add(count).is_some()
-            && (0..count).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+            && (1..count).all(|i| super::anvil::claim_port(base + i))
         {
             return base;
         }
