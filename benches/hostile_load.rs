@@ -126,23 +126,24 @@ async fn main() {
             cpu.push(per_second(busy_ticks().saturating_sub(before.1)) - ours);
             cpu
         };
-        let (outcome, seen, kept, cpu) = if attacked {
+        let (outcome, seen, cpu) = if attacked {
             let view =
                 (net.lookahead_url.clone(), net.keys.iter().take(4).map(|k| k.address()).collect());
             let mut attack = Attack::start(targets.clone(), view, phase);
             let kept = attack.ready().await;
+            // Printed as the phase starts: a profiler started now sees the attack.
+            eprintln!("attack: connections kept {kept:?}; the attack's phase starts");
             let before = (cpu_ticks(&processes), busy_ticks());
             let outcome = honest.run(phase).await;
             let cpu = measure(&before);
             let seen = attack.finish().await;
-            (outcome, Some(seen), kept, cpu)
+            (outcome, Some(seen), cpu)
         } else {
             let before = (cpu_ticks(&processes), busy_ticks());
             let outcome = honest.run(phase).await;
-            (outcome, None, Vec::new(), measure(&before))
+            (outcome, None, measure(&before))
         };
         if let Some(seen) = &seen {
-            eprintln!("attack: connections kept {kept:?}");
             eprintln!("attack: {:?}", seen.counts);
             for what in &seen.unexpected {
                 eprintln!("attack, UNEXPECTED: {what}");
