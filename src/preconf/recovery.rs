@@ -5,10 +5,15 @@
 //! cores, at nice [`NICE`] (Linux): on a busy machine the kernel runs the async workers that
 //! answer everyone else's small requests first, so bulk work lengthens its own answers rather
 //! than every client's. How much of it one client gets at all is the sequencer's signature budget.
+//!
+//! Recovery stops at the first transaction that decides the lock's refusal (an invalid
+//! signature, or one sender past its quota), so a lock of 256 transactions from one sender
+//! costs the quota's worth of recoveries, not 256.
 
 use alloy::consensus::{TxEnvelope, transaction::SignerRecoverable};
 use alloy_primitives::Address;
 use std::{
+    collections::HashMap,
     io,
     sync::{
         Arc, Mutex,
@@ -24,8 +29,52 @@ pub const NICE: i32 = 10;
 /// The recovery threads' name (Linux keeps 15 bytes of it).
 const THREAD_NAME: &str = "sig-recovery";
 
-/// One lock's transactions, and where their senders go.
-type Job = (Vec<TxEnvelope>, oneshot::Sender<Vec<Result<Address, String>>>);
+/// One lock's transactions, the most one sender may have among them, and where their senders
+/// go.
+type Job = (Vec<TxEnvelope>, usize, oneshot::Sender<Result<Vec<Address>, Unrecovered>>);
+
+/// Why the senders of a lock's transactions were not all recovered.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unrecovered {
+    /// A transaction's signature does not recover.
+    #[error("tx {index} has an invalid signature: {error}")]
+    Invalid {
+        /// The transaction's index in the lock.
+        index: usize,
+        /// Why it does not recover.
+        error: String,
+    },
+    /// More of the lock's transactions than the per-sender quota come from one sender: the lock
+    /// is refused whatever the slot already holds.
+    #[error("sender {sender} signs more than {limit} of the lock's transactions")]
+    OverQuota {
+        /// The sender.
+        sender: Address,
+        /// The most transactions one sender may have in a slot.
+        limit: usize,
+    },
+}
+
+/// The sender of each of `txs`, in order. Stops at the first signature that does not recover
+/// and at the first sender with more than `per_sender` of the transactions: the rest would
+/// not change the answer.
+pub fn recover_senders(txs: &[TxEnvelope], per_sender: usize) -> Result<Vec<Address>, Unrecovered> {
+    let mut counts: HashMap<Address, usize> = HashMap::new();
+    txs.iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            let sender = tx
+                .recover_signer()
+                .map_err(|error| Unrecovered::Invalid { index, error: error.to_string() })?;
+            let count = counts.entry(sender).or_default();
+            *count += 1;
+            if *count > per_sender {
+                return Err(Unrecovered::OverQuota { sender, limit: per_sender });
+            }
+            Ok(sender)
+        })
+        .collect()
+}
 
 /// Threads that recover transaction senders at [`NICE`]; they end when the pool is dropped.
 #[derive(Debug)]
@@ -57,13 +106,14 @@ impl RecoveryPool {
         Self::new(cores / 2)
     }
 
-    /// The sender of each of `txs`, in order, or why its signature does not recover.
+    /// [`recover_senders`] of `txs` on a recovery thread.
     pub async fn recover(
         &self,
         txs: Vec<TxEnvelope>,
-    ) -> Result<Vec<Result<Address, String>>, RecoveryStopped> {
+        per_sender: usize,
+    ) -> Result<Result<Vec<Address>, Unrecovered>, RecoveryStopped> {
         let (answer, senders) = oneshot::channel();
-        self.jobs.send((txs, answer)).map_err(|_| RecoveryStopped)?;
+        self.jobs.send((txs, per_sender, answer)).map_err(|_| RecoveryStopped)?;
         senders.await.map_err(|_| RecoveryStopped)
     }
 }
@@ -73,15 +123,13 @@ fn work(queue: &Mutex<Receiver<Job>>) {
     lower_priority();
     loop {
         let job = queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).recv();
-        let Ok((txs, answer)) = job else { return };
+        let Ok((txs, per_sender, answer)) = job else { return };
         // A caller that hung up while its lock waited in the queue needs no answer.
         if answer.is_closed() {
             continue;
         }
-        let senders =
-            txs.iter().map(|tx| tx.recover_signer().map_err(|error| error.to_string())).collect();
         // The caller may have hung up: its answer is not needed then.
-        let _ = answer.send(senders);
+        let _ = answer.send(recover_senders(&txs, per_sender));
     }
 }
 
@@ -120,8 +168,7 @@ mod tests {
         let pool = RecoveryPool::new(2).unwrap();
         let (a, b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
         let txs = vec![signed(&a, 0), signed(&b, 0), signed(&a, 1)];
-        let senders: Vec<Address> =
-            pool.recover(txs).await.unwrap().into_iter().map(Result::unwrap).collect();
+        let senders = pool.recover(txs, 2).await.unwrap().unwrap();
         assert_eq!(senders, [a.address(), b.address(), a.address()]);
 
         #[cfg(target_os = "linux")]
@@ -134,6 +181,28 @@ mod tests {
             }
             assert!(!recovery_thread_nices().is_empty());
         }
+    }
+
+    #[test]
+    fn recovery_stops_at_the_first_refusal() {
+        let (a, b) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let mut txs: Vec<TxEnvelope> = (0..40).map(|nonce| signed(&a, nonce)).collect();
+        // Past the quota's transaction, a signature that does not recover: never reached.
+        let TxEnvelope::Eip1559(tx) = &txs[20] else { unreachable!() };
+        let (tx, _, _) = tx.clone().into_parts();
+        let invalid = alloy_primitives::Signature::new(
+            alloy_primitives::U256::ZERO,
+            alloy_primitives::U256::ZERO,
+            false,
+        );
+        txs[20] = tx.into_signed(invalid).into();
+        assert_eq!(
+            recover_senders(&txs, 16),
+            Err(Unrecovered::OverQuota { sender: a.address(), limit: 16 })
+        );
+        assert!(matches!(recover_senders(&txs, 32), Err(Unrecovered::Invalid { index: 20, .. })));
+        let mixed = [signed(&a, 0), signed(&b, 0), signed(&a, 1)];
+        assert_eq!(recover_senders(&mixed, 2), Ok(vec![a.address(), b.address(), a.address()]));
     }
 
     /// The nice value of each recovery thread of this process: field 19 of

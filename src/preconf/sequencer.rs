@@ -9,7 +9,7 @@ use super::{
     book::{BookError, Caller, Limits, Lock, LockBook, LockId},
     limiter::{ClientLimiter, ClientLimits},
     promise::{Promise, PromiseSigner},
-    recovery::RecoveryPool,
+    recovery::{RecoveryPool, Unrecovered, recover_senders},
     store::{PromiseRecord, PromiseStore, PromiseStoreError},
     unix_ms,
 };
@@ -28,7 +28,7 @@ use crate::{
     },
 };
 use alloy::{
-    consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable},
+    consensus::{Transaction, TxEnvelope},
     eips::Decodable2718,
 };
 use alloy_primitives::{Address, B256, Bytes};
@@ -356,7 +356,16 @@ impl Inner {
         let _checking =
             ClientLimiter::admit_costing(&self.signatures, caller.0, Instant::now(), cost)
                 .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
-        lock.senders = recover_senders(decoded, &self.recoveries).await?;
+        let per_sender = self.config.limits.sender_txs_per_slot;
+        lock.senders = match senders_of(decoded, per_sender, &self.recoveries).await? {
+            Ok(senders) => senders,
+            Err(Unrecovered::Invalid { index, error: e }) => {
+                return Err(error(INVALID_TX, format!("tx {index} has an invalid signature: {e}")));
+            }
+            Err(Unrecovered::OverQuota { sender, limit }) => {
+                return Err(book_error(BookError::SenderQuota { chain_id, slot, sender, limit }));
+            }
+        };
         Ok(lock)
     }
 
@@ -528,7 +537,7 @@ async fn expire_locks(inner: Weak<Inner>) {
 }
 
 /// Decodes the txs of one leg: each an EIP-2718 transaction for `chain_id`, nothing after it.
-/// Signatures are not recovered here (see [`recover_senders`]): that is the expensive part.
+/// Signatures are not recovered here (see [`senders_of`]): that is the expensive part.
 fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<Vec<TxEnvelope>> {
     if txs.is_empty() || txs.len() > MAX_TXS_PER_LOCK {
         return Err(error(
@@ -567,23 +576,18 @@ fn decode_txs(chain_id: ChainId, txs: &[Bytes]) -> RpcResult<Vec<TxEnvelope>> {
     Ok(decoded)
 }
 
-/// The senders of decoded txs, recovered on the async worker for at most
-/// [`INLINE_RECOVERIES`] transactions and by `pool` for more; refuses a tx whose signature does
-/// not recover.
-async fn recover_senders(txs: Vec<TxEnvelope>, pool: &RecoveryPool) -> RpcResult<Vec<Address>> {
-    let senders = if txs.len() <= INLINE_RECOVERIES {
-        txs.iter().map(|tx| tx.recover_signer().map_err(|e| e.to_string())).collect()
+/// [`recover_senders`] of decoded txs: on the async worker for at most [`INLINE_RECOVERIES`]
+/// transactions, by `pool` for more.
+async fn senders_of(
+    txs: Vec<TxEnvelope>,
+    per_sender: usize,
+    pool: &RecoveryPool,
+) -> RpcResult<Result<Vec<Address>, Unrecovered>> {
+    if txs.len() <= INLINE_RECOVERIES {
+        Ok(recover_senders(&txs, per_sender))
     } else {
-        pool.recover(txs).await.map_err(|e| error(INTERNAL, e.to_string()))?
-    };
-    senders
-        .into_iter()
-        .enumerate()
-        .map(|(index, sender)| {
-            sender
-                .map_err(|e| error(INVALID_TX, format!("tx {index} has an invalid signature: {e}")))
-        })
-        .collect()
+        pool.recover(txs, per_sender).await.map_err(|e| error(INTERNAL, e.to_string()))
+    }
 }
 
 fn ttl(ttl_ms: Option<u64>) -> RpcResult<Duration> {
