@@ -10,6 +10,7 @@
 //! HOSTILE_WAVES=locks cargo bench --bench hostile_load             # one wave of the attack
 //! HOSTILE_OVERSIZED_PER_SECOND=2 cargo bench --bench hostile_load  # oversized waves paced
 //! HOSTILE_ATTACKER_NICE=19 cargo bench --bench hostile_load        # attack at low priority
+//! HOSTILE_FOLLOW_REORGS=false cargo bench --bench hostile_load     # every confirm asks the lookahead
 //! ```
 //!
 //! Honest clients are distinct users: each sends from an address of its own (127.1.0.x) over
@@ -68,12 +69,13 @@ async fn main() {
 
     let net = PreconfNet::start();
     // The sample operators, with the default share of a slot per client IP (50 %); slots big
-    // enough that the honest load never fills one.
-    let sequencers: Vec<Process> = (1..=3)
-        .map(|operator| {
-            net.sequencer_with(operator, SLOT_GAS, &["--caller-slot-share=50".to_owned()])
-        })
-        .collect();
+    // enough that the honest load never fills one. HOSTILE_FOLLOW_REORGS=false: every confirm
+    // asks the lookahead again, as before the sequencers followed its reorg notifications.
+    let follow_reorgs = std::env::var("HOSTILE_FOLLOW_REORGS").unwrap_or_else(|_| "true".into());
+    let sequencer_args =
+        ["--caller-slot-share=50".to_owned(), format!("--follow-reorgs={follow_reorgs}")];
+    let sequencers: Vec<Process> =
+        (1..=3).map(|operator| net.sequencer_with(operator, SLOT_GAS, &sequencer_args)).collect();
     let gateway = net.gateway("bench", 500);
     net.wait_active().await;
     let targets = Targets {
@@ -154,7 +156,7 @@ async fn main() {
 
     println!();
     println!(
-        "{clients} honest clients × {rate} bundles/s offered ({:.0}/s), {seconds} s per phase, attack at nice {}",
+        "{clients} honest clients × {rate} bundles/s offered ({:.0}/s), {seconds} s per phase, attack at nice {}, sequencers --follow-reorgs={follow_reorgs}",
         clients as f64 * rate,
         attacker_nice()
     );

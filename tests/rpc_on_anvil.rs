@@ -2,8 +2,9 @@
 //! from anvil, the `lookahead_` RPC serves it over real HTTP and WebSocket servers, and a real
 //! jsonrpsee client checks that every served entry equals the contract's own answer
 //! (`sequencerFor` with the anchor headers for the current and next window, `sequencerForSeed`
-//! before), that a reorg replacing an anchor is pushed to subscribers, and that a follower killed
-//! and restarted on its datadir resumes from its head.
+//! before), that a reorg replacing an anchor is pushed to subscribers (and ends a sequencer's
+//! [`ReorgWatch`] epoch), and that a follower killed and restarted on its datadir resumes from
+//! its head.
 //!
 //! Needs the project's npm install (`contracts/node_modules/.bin/anvil`), as `scripts/test` does.
 
@@ -19,6 +20,7 @@ use jsonrpsee::{
 use sequencer_lookahead::{
     ChainId, ChangeKind, ScheduleEntry, ScheduleNotification,
     devnet::{self, SAMPLE_ROLLUPS},
+    preconf::reorgs::ReorgWatch,
     rpc::{api::LookaheadApiClient, server},
 };
 use std::{sync::Arc, time::Duration};
@@ -115,6 +117,13 @@ async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
         )
         .await
         .unwrap();
+    // A sequencer's view of the same notifications: new windows leave its epoch as it was.
+    let watch = ReorgWatch::follow(format!("ws://{addr}"), vec![rollup]);
+    let live = eventually("the watch to subscribe", || watch.epoch()).await;
+    devnet.mine_slots(WINDOW_SLOTS, |_| false).await;
+    follower.sync().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(watch.unchanged_since(live), "extending the schedule is no reorg");
     let oldest = shared.read().schedule().oldest_served().unwrap();
     let before = shared.read().schedule().entries(rollup, oldest, 1024).unwrap();
 
@@ -166,6 +175,26 @@ async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
     for entry in &served {
         devnet.assert_matches_contract(rollup, entry).await;
     }
+    // The watch saw the reorg: a confirm of a lock read before it asks the lookahead again.
+    eventually("the reorg to end the watch's epoch", || {
+        (!watch.unchanged_since(live)).then_some(())
+    })
+    .await;
+    let after = watch.epoch().expect("still subscribed");
     server.stop().unwrap();
+    eventually("the watch to lose its subscription", || watch.epoch().is_none().then_some(()))
+        .await;
+    assert!(!watch.unchanged_since(after), "a lost subscription ends the epoch");
     devnet.anvil.stop().await;
+}
+
+/// Polls `check` every 10 ms until it gives a value; fails after 5 s.
+async fn eventually<T>(what: &str, check: impl Fn() -> Option<T>) -> T {
+    for _ in 0..500 {
+        if let Some(value) = check() {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}")
 }

@@ -16,6 +16,7 @@ use sequencer_lookahead::{
         book::Limits,
         limiter::ClientLimits,
         promise::PromiseSigner,
+        reorgs::ReorgWatch,
         sequencer::{PreconfSequencer, SequencerConfig},
         store::PromiseStore,
     },
@@ -41,6 +42,15 @@ pub(crate) struct SequencerArgs {
     key: PathBuf,
     #[command(flatten)]
     upstream: UpstreamArgs,
+    /// Follow the lookahead's reorg notifications (`lookahead_subscribe`), so that a confirm
+    /// asks the lookahead again only when a reorg was reported since its lock's selection was
+    /// read. false: every confirm of a slot whose anchor is not final asks the lookahead.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    follow_reorgs: bool,
+    /// The lookahead's WebSocket, for its reorg notifications [default: --lookahead-rpc as
+    /// ws:// or wss://]. A Reth node serves WebSockets on a port of their own (--ws.port).
+    #[arg(long)]
+    lookahead_ws: Option<String>,
     /// Address the `preconf_` RPC listens on.
     #[arg(long = "http.addr", default_value = "127.0.0.1")]
     http_addr: IpAddr,
@@ -119,7 +129,16 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
         },
     };
     warn_if_unregistered(&lookahead, &args.chain_ids, config.signer.address()).await;
-    let sequencer = PreconfSequencer::new(config, lookahead, store)?;
+    let reorgs = if args.follow_reorgs {
+        let url = match args.lookahead_ws {
+            Some(url) => url,
+            None => websocket_of(args.upstream.lookahead_rpc())?,
+        };
+        ReorgWatch::follow(url, args.chain_ids.clone())
+    } else {
+        ReorgWatch::unfollowed()
+    };
+    let sequencer = PreconfSequencer::new(config, lookahead, reorgs, store)?;
     if args.post_batches {
         let sender = TxSender::connect(args.upstream.l1_rpc(), signer.clone(), TxPolicy::default())
             .await
@@ -144,6 +163,17 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
         serde_json::json!({ "rpcUrl": format!("http://{addr}"), "signer": signer }),
     )
     .await
+}
+
+/// The WebSocket URL of the lookahead served at HTTP `url`: the same address, ws:// or wss://.
+fn websocket_of(url: &str) -> eyre::Result<String> {
+    if let Some(rest) = url.strip_prefix("http://") {
+        Ok(format!("ws://{rest}"))
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        Ok(format!("wss://{rest}"))
+    } else {
+        eyre::bail!("--lookahead-rpc {url} is not http(s): give --lookahead-ws")
+    }
 }
 
 /// Warns about each rollup for which `signer` has no active record: its locks will be refused.

@@ -28,6 +28,11 @@ pub(crate) struct UpstreamArgs {
 }
 
 impl UpstreamArgs {
+    /// The lookahead RPC's URL.
+    pub(crate) fn lookahead_rpc(&self) -> &str {
+        &self.lookahead_rpc
+    }
+
     /// The L1 node's RPC URL.
     pub(crate) fn l1_rpc(&self) -> &str {
         &self.l1_rpc

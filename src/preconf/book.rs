@@ -4,6 +4,7 @@
 //! transaction held twice in a slot. Pure and synchronous; time is passed in, so expiry is exact
 //! and testable.
 
+use super::reorgs::ReorgEpoch;
 use crate::core::primitives::{ChainId, Slot};
 use alloy_primitives::{Address, B256};
 use std::{
@@ -56,11 +57,21 @@ pub struct Lock {
     pub bundle_id: B256,
     /// Who holds it.
     pub caller: Caller,
-    /// The anchor of the slot's window when the sequencer was found selected, unless that
-    /// anchor was final: a confirm re-checks the selection if a reorg replaced it since.
-    pub anchor: Option<B256>,
+    /// The selection the lock rests on, unless the slot's anchor was final when the sequencer
+    /// was found selected: a confirm re-checks it if a reorg may have replaced the anchor since.
+    pub reorgable: Option<Reorgable>,
     /// When it lapses.
     pub expires_at: Instant,
+}
+
+/// A lock's selection whose window anchor was not final when it was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reorgable {
+    /// The anchor the lookahead computed the selection from.
+    pub anchor: B256,
+    /// The lookahead's reorg epoch before the selection was read; `None` when its reorgs were
+    /// not followed then, and a confirm must ask again.
+    pub epoch: Option<ReorgEpoch>,
 }
 
 /// Why the book refused.
@@ -402,7 +413,7 @@ mod tests {
             gas,
             bundle_id: B256::ZERO,
             caller: caller(by),
-            anchor: None,
+            reorgable: None,
             expires_at: now + Duration::from_millis(ttl_ms),
         }
     }

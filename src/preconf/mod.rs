@@ -11,6 +11,8 @@
 //! - [`endpoint`]: which registered endpoints the gateway and the watcher dial.
 //! - [`limiter`]: per-client request limits of the gateway and the sequencer.
 //! - [`recovery`]: the sequencer's signature recovery of large locks, at a lower priority.
+//! - [`reorgs`]: the lookahead's reorg notifications, so that a confirm asks it again only after
+//!   one.
 
 pub mod api;
 pub mod batcher;
@@ -20,6 +22,7 @@ pub mod gateway;
 pub mod limiter;
 pub mod promise;
 pub mod recovery;
+pub mod reorgs;
 pub mod sequencer;
 pub mod store;
 

@@ -6,10 +6,11 @@
 
 use super::{
     api::*,
-    book::{BookError, Caller, Limits, Lock, LockBook, LockId},
+    book::{BookError, Caller, Limits, Lock, LockBook, LockId, Reorgable},
     limiter::{ClientLimiter, ClientLimits},
     promise::{Promise, PromiseSigner},
     recovery::{RecoveryPool, Unrecovered, recover_senders},
+    reorgs::{ReorgEpoch, ReorgWatch},
     store::{PromiseRecord, PromiseStore, PromiseStoreError},
     unix_ms,
 };
@@ -50,8 +51,8 @@ use tracing::{debug, warn};
 /// The most transactions one lock (or one leg) may carry.
 pub const MAX_TXS_PER_LOCK: usize = 256;
 
-/// How long the lookahead's answer for a slot that is not finalized is reused. Finalized
-/// anchors are reused for as long as the slot is open.
+/// How long the lookahead's answer for a slot that is not finalized is reused by locks (while
+/// no reorg was reported since). Finalized anchors are reused for as long as the slot is open.
 const SCHEDULE_CACHE: Duration = Duration::from_millis(500);
 
 /// The most transactions of one lock whose signatures are recovered on the async workers; a
@@ -102,6 +103,9 @@ pub struct PreconfSequencer {
 struct Inner {
     config: SequencerConfig,
     lookahead: HttpClient,
+    /// The lookahead's reorgs, as far as they were notified: a confirm asks the lookahead
+    /// again only when one may have changed its lock's selection.
+    reorgs: ReorgWatch,
     book: Mutex<LockBook>,
     /// Each client IP's budget of signature recoveries.
     signatures: Mutex<ClientLimiter>,
@@ -129,6 +133,8 @@ struct Selection {
     sequencer: Option<Named>,
     /// The anchor of the slot's window the answer was computed from.
     anchor: B256,
+    /// The reorg epoch before the lookahead was asked.
+    epoch: Option<ReorgEpoch>,
     fetched: Instant,
     finalized: bool,
 }
@@ -141,12 +147,13 @@ struct Named {
 }
 
 impl PreconfSequencer {
-    /// A sequencer asking `lookahead` for the schedule and keeping promises in `store`; the
-    /// gas of promises for open slots is counted again, and lapsed locks are released by a
-    /// background task for as long as the sequencer lives.
+    /// A sequencer asking `lookahead` for the schedule, told of its reorgs by `reorgs`, and
+    /// keeping promises in `store`; the gas of promises for open slots is counted again, and
+    /// lapsed locks are released by a background task for as long as the sequencer lives.
     pub fn new(
         config: SequencerConfig,
         lookahead: HttpClient,
+        reorgs: ReorgWatch,
         store: PromiseStore,
     ) -> Result<Self, SequencerStartError> {
         let mut book = LockBook::new(config.limits);
@@ -159,6 +166,7 @@ impl PreconfSequencer {
         let inner = Arc::new(Inner {
             config,
             lookahead,
+            reorgs,
             book: Mutex::new(book),
             signatures: Mutex::new(ClientLimiter::new(signatures)),
             recoveries: RecoveryPool::half_the_cores().map_err(SequencerStartError::Recovery)?,
@@ -240,13 +248,15 @@ impl Inner {
     }
 
     /// The selection of the slot as last answered, if recent enough to reuse: for as long as
-    /// the slot is open once its anchor is final, else for [`SCHEDULE_CACHE`].
+    /// the slot is open once its anchor is final, else for [`SCHEDULE_CACHE`] unless a reorg
+    /// was reported since.
     fn cached_selection(&self, chain_id: ChainId, slot: Slot) -> Option<Selection> {
         let cache = self.selected.lock().expect("not poisoned");
-        cache
-            .get(&(chain_id, slot))
-            .copied()
-            .filter(|hit| hit.finalized || hit.fetched.elapsed() < SCHEDULE_CACHE)
+        cache.get(&(chain_id, slot)).copied().filter(|hit| {
+            hit.finalized
+                || (hit.fetched.elapsed() < SCHEDULE_CACHE
+                    && hit.epoch.is_none_or(|epoch| self.reorgs.unchanged_since(epoch)))
+        })
     }
 
     /// [`Self::fetch_selection`], once for all the callers that ask for the same slot at once.
@@ -269,6 +279,7 @@ impl Inner {
 
     /// Asks the lookahead who sequences the slot, and caches the answer.
     async fn fetch_selection(&self, chain_id: ChainId, slot: Slot) -> RpcResult<Selection> {
+        let epoch = self.reorgs.epoch();
         let entry = self
             .lookahead
             .get_sequencer(chain_id, slot.0)
@@ -280,6 +291,7 @@ impl Inner {
                 .as_ref()
                 .map(|s| Named { operator: s.operator, signer: s.signer }),
             anchor: entry.anchor.hash,
+            epoch,
             fetched: Instant::now(),
             finalized: entry.status == EntryStatus::Finalized,
         };
@@ -288,13 +300,13 @@ impl Inner {
     }
 
     /// Asks the lookahead (or its recent answer, unless `fresh`) whether this signer sequences
-    /// the slot; returns the anchor the answer rests on, `None` when that anchor is final.
+    /// the slot; returns what the answer rests on, `None` when the slot's anchor is final.
     async fn check_selected(
         &self,
         chain_id: ChainId,
         slot: Slot,
         fresh: bool,
-    ) -> RpcResult<Option<B256>> {
+    ) -> RpcResult<Option<Reorgable>> {
         let selection = match self.cached_selection(chain_id, slot) {
             Some(hit) if hit.finalized || !fresh => hit,
             _ if fresh => self.fetch_selection(chain_id, slot).await?,
@@ -302,9 +314,8 @@ impl Inner {
         };
         let me = self.config.signer.address();
         match selection.sequencer {
-            Some(named) if named.signer == me => {
-                Ok((!selection.finalized).then_some(selection.anchor))
-            }
+            Some(named) if named.signer == me => Ok((!selection.finalized)
+                .then_some(Reorgable { anchor: selection.anchor, epoch: selection.epoch })),
             Some(Named { operator, signer }) => Err(error(
                 NOT_SELECTED,
                 format!(
@@ -339,7 +350,7 @@ impl Inner {
             gas: decoded.iter().fold(0u64, |gas, tx| gas.saturating_add(tx.gas_limit())),
             bundle_id,
             caller,
-            anchor: None,
+            reorgable: None,
             expires_at: Instant::now() + ttl,
         };
         // The cheap refusals first: duplicates, quotas and capacity, then the selection (one
@@ -349,7 +360,7 @@ impl Inner {
             .expect("not poisoned")
             .precheck(Instant::now(), &lock)
             .map_err(book_error)?;
-        lock.anchor = self.check_selected(chain_id, slot, false).await?;
+        lock.reorgable = self.check_selected(chain_id, slot, false).await?;
         // Last, within the client's budget of signature recoveries: a lock of many transactions
         // that the senders' quota then refuses costs the most to refuse.
         let cost = u32::try_from(decoded.len()).unwrap_or(u32::MAX);
@@ -369,14 +380,23 @@ impl Inner {
         Ok(lock)
     }
 
-    /// Re-checks a taken lock's selection with a fresh answer of the lookahead, unless the
-    /// slot's anchor was final when it was locked: a reorg since may have replaced the anchor
-    /// and handed the slot to another sequencer.
+    /// Re-checks a taken lock's selection with a fresh answer of the lookahead when a reorg
+    /// since the selection was read may have replaced the slot's anchor and handed the slot to
+    /// another sequencer: not when the anchor was final then, nor while the lookahead's reorg
+    /// notifications, followed since before the selection was read, reported none.
     async fn recheck_selected(&self, lock: &Lock) -> RpcResult<()> {
-        if lock.anchor.is_none() {
-            return Ok(());
+        match lock.reorgable {
+            None => Ok(()),
+            Some(Reorgable { epoch: Some(epoch), .. }) if self.reorgs.unchanged_since(epoch) => {
+                Ok(())
+            }
+            Some(Reorgable { anchor, .. }) => {
+                let now = self.check_selected(lock.chain_id, lock.slot, true).await?;
+                let (chain_id, slot) = (lock.chain_id, lock.slot);
+                debug!(%chain_id, %slot, locked_on = %anchor, now_on = ?now.map(|r| r.anchor), "re-checked");
+                Ok(())
+            }
         }
-        self.check_selected(lock.chain_id, lock.slot, true).await.map(drop)
     }
 
     /// Signs and durably stores promises for taken locks; gives their gas back if storing fails
