@@ -2,16 +2,21 @@
 //! servers: chain-id lists are capped (-32602 naming the cap and the count, even for 100,000
 //! ids) and de-duplicated; requests over the size limit, responses over theirs, batches over
 //! the batch limit, connections over the connection limit and subscriptions over the
-//! per-connection limit are refused while the server keeps answering; and a burst of heavy
-//! queries does not hold up `lookahead_status`, `getSequencer` or `getSchedule` (cached or
-//! not). Every subscriber, filtered or not, gets the same notification JSON.
+//! per-connection limit are refused while the server keeps answering; a burst of heavy
+//! queries does not hold up another client's `lookahead_status`, `getSequencer` or
+//! `getSchedule` (cached or not); one address is served a few requests at a time, the rest of
+//! them waiting in line while other addresses are served. Every subscriber, filtered or not,
+//! gets the same notification JSON.
 //!
 //! Nothing here asserts how fast anything is: only what is refused, what is answered, and in
 //! which order.
 
 mod common;
 
-use common::chain::{self, BlockSpec, GENESIS, REGISTRY};
+use common::{
+    chain::{self, BlockSpec, GENESIS, REGISTRY},
+    hostile::{RawHttp, loopback, slow_request},
+};
 use jsonrpsee::{
     core::{
         ClientError,
@@ -336,12 +341,14 @@ async fn heavy_queries_do_not_hold_up_cheap_ones() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 
-    let status = call(&client, addr, "lookahead_status", json!([])).await;
+    // Another client: the heavy callers' own further requests wait in their address's line.
+    let other = reqwest::Client::builder().local_address(loopback(2)).build().unwrap();
+    let status = call(&other, addr, "lookahead_status", json!([])).await;
     let after_status = done.load(Ordering::SeqCst);
-    let sequencer = call(&client, addr, "lookahead_getSequencer", json!(["0x1", slot])).await;
-    let schedule = call(&client, addr, "lookahead_getSchedule", json!(["0x1"])).await;
+    let sequencer = call(&other, addr, "lookahead_getSequencer", json!(["0x1", slot])).await;
+    let schedule = call(&other, addr, "lookahead_getSchedule", json!(["0x1"])).await;
     // Rollup 0x2's windows are not cached: computed apart from the heavy queue.
-    let uncached = call(&client, addr, "lookahead_getSchedule", json!(["0x2"])).await;
+    let uncached = call(&other, addr, "lookahead_getSchedule", json!(["0x2"])).await;
     let after_cheap = done.load(Ordering::SeqCst);
 
     for answer in futures::future::join_all(heavy).await {
@@ -357,6 +364,40 @@ async fn heavy_queries_do_not_hold_up_cheap_ones() {
         "the cheap calls were answered while most heavy ones waited: {after_status} and \
          {after_cheap} of {HEAVY} heavy answered before them"
     );
+    server.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_address_is_served_a_few_requests_at_a_time() {
+    let limits = ServerLimits { max_running_per_ip: 2, ..Default::default() };
+    let (addr, server) = serve(synced_engine(32, 8), limits).await;
+    let status = || json!({"jsonrpc": "2.0", "id": 1, "method": "lookahead_status", "params": []});
+    // Two requests whose body never ends take the address's two places.
+    let mut held = vec![
+        slow_request(loopback(1), addr, 1024).await.unwrap(),
+        slow_request(loopback(1), addr, 1024).await.unwrap(),
+    ];
+    let mut waiting = RawHttp::connect(loopback(1), addr).await.unwrap();
+    let third =
+        tokio::spawn(async move { waiting.call_raw(status().to_string().as_bytes()).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!third.is_finished(), "the address's third request waits in line");
+
+    // Another address is served at once.
+    let mut other = RawHttp::connect(loopback(2), addr).await.unwrap();
+    let answer = other.call_raw(status().to_string().as_bytes()).await.unwrap();
+    assert!(answer["result"]["head"].is_object(), "{answer}");
+    assert!(!third.is_finished(), "still waiting");
+
+    // One of the held requests ends (its client hangs up): the third is served.
+    drop(held.pop());
+    let answer = tokio::time::timeout(Duration::from_secs(5), third)
+        .await
+        .expect("served once a place is free")
+        .unwrap()
+        .unwrap();
+    assert!(answer["result"]["head"].is_object(), "{answer}");
+    drop(held);
     server.stop().unwrap();
 }
 

@@ -75,6 +75,11 @@ pub(crate) struct ServeArgs {
     /// TCP connections one client IP may keep open, idle or not; more are closed at once.
     #[arg(long = "rpc.max-sockets-per-ip", default_value_t = ServerLimits::DEFAULT_MAX_SOCKETS_PER_IP, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_sockets_per_ip: u32,
+    /// HTTP requests of one client IP served at once; the rest of its
+    /// `--rpc.max-connections-per-ip` waits in line, so that a burst from one address is served
+    /// between other clients' requests rather than ahead of them all.
+    #[arg(long = "rpc.max-running-per-ip", default_value_t = ServerLimits::DEFAULT_MAX_RUNNING_PER_IP, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_running_per_ip: u32,
     /// Subscriptions one WebSocket connection may hold.
     #[arg(long = "rpc.max-subscriptions-per-connection", default_value_t = ServerLimits::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION)]
     pub(crate) max_subscriptions_per_connection: u32,
@@ -96,6 +101,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
             max_sockets_per_ip: self.max_sockets_per_ip,
+            max_running_per_ip: self.max_running_per_ip,
             max_subscriptions_per_connection: self.max_subscriptions_per_connection,
             heavy_queries: self
                 .heavy_queries

@@ -24,7 +24,7 @@ use std::{
     time::Duration,
 };
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// How long the watch waits before subscribing again after a failed or lost subscription.
 const RESUBSCRIBE: Duration = Duration::from_secs(1);
@@ -96,6 +96,8 @@ impl Inner {
 /// Subscribes at `url` and advances the watch that `watch` upgrades to, until that watch is gone.
 async fn follow(url: &str, chain_ids: &[ChainId], watch: impl Fn() -> Option<Arc<Inner>>) {
     let kind = "schedule".to_owned();
+    // A lookahead without WebSockets there fails every second: said once, until it works.
+    let mut said = false;
     loop {
         let subscribed = async {
             let client = WsClientBuilder::default().build(url).await?;
@@ -108,6 +110,7 @@ async fn follow(url: &str, chain_ids: &[ChainId], watch: impl Fn() -> Option<Arc
                 let Some(inner) = watch() else { return };
                 inner.advance(true);
                 info!(%url, "following the lookahead's reorgs");
+                said = false;
                 drop(inner);
                 while let Some(notification) = subscription.next().await {
                     let Some(inner) = watch() else { return };
@@ -121,9 +124,11 @@ async fn follow(url: &str, chain_ids: &[ChainId], watch: impl Fn() -> Option<Arc
                 inner.advance(false);
                 warn!(%url, "lost the lookahead's reorg notifications: confirms ask it again");
             }
-            Err(error) => {
+            Err(error) if !said => {
+                said = true;
                 warn!(%url, %error, "cannot follow the lookahead's reorgs: confirms ask it again");
             }
+            Err(error) => debug!(%url, %error, "still cannot follow the lookahead's reorgs"),
         }
         tokio::time::sleep(RESUBSCRIBE).await;
     }

@@ -32,6 +32,7 @@ use std::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
+    sync::Semaphore,
 };
 use tracing::debug;
 
@@ -61,11 +62,17 @@ pub struct PeerLimits {
     /// TCP connections one IP may hold open, idle or not; more are closed as soon as they are
     /// accepted. Above [`Self::connections`]: HTTP clients keep idle connections in a pool.
     pub sockets: u32,
+    /// HTTP requests of one IP served at once (reading the body, parsing, the method); the
+    /// others of its [`Self::connections`] wait in line, in arrival order. A burst from one
+    /// address is then served a few requests at a time between other clients' requests, not
+    /// all of it ahead of them.
+    pub running: u32,
 }
 
 impl PeerLimits {
-    /// The default: 64 requests in progress and WebSockets, 256 sockets per client IP.
-    pub const DEFAULT: Self = Self { connections: 64, sockets: 256 };
+    /// The default: 64 requests in progress and WebSockets, 256 sockets, 16 requests served at
+    /// once per client IP.
+    pub const DEFAULT: Self = Self { connections: 64, sockets: 256, running: 16 };
 }
 
 impl Default for PeerLimits {
@@ -195,7 +202,24 @@ impl AsyncWrite for Counted {
 #[derive(Debug)]
 struct Held {
     limits: PeerLimits,
-    by_ip: Mutex<HashMap<IpAddr, [u32; 2]>>,
+    by_ip: Mutex<HashMap<IpAddr, Holding>>,
+}
+
+/// What one client IP holds.
+#[derive(Debug)]
+struct Holding {
+    /// Counts by [`Kind`].
+    counts: [u32; 2],
+    /// Its requests being served ([`PeerLimits::running`] permits); the others wait for one.
+    running: Arc<Semaphore>,
+}
+
+impl Holding {
+    /// Nothing held yet; `running` requests served at once (at least one).
+    fn new(running: u32) -> Self {
+        let running = usize::try_from(running.max(1)).unwrap_or(usize::MAX);
+        Self { counts: [0, 0], running: Arc::new(Semaphore::new(running)) }
+    }
 }
 
 /// What is counted.
@@ -220,15 +244,16 @@ impl Held {
             Kind::Connection => self.limits.connections,
         };
         let mut by_ip = self.by_ip.lock().expect("not poisoned");
-        let held = by_ip.entry(ip).or_default();
-        if held[kind as usize] >= limit {
-            if *held == [0, 0] {
+        let held = by_ip.entry(ip).or_insert_with(|| Holding::new(self.limits.running));
+        if held.counts[kind as usize] >= limit {
+            if held.counts == [0, 0] {
                 by_ip.remove(&ip);
             }
             return None;
         }
-        held[kind as usize] += 1;
-        Some(Share { held: Arc::clone(self), ip, kind })
+        held.counts[kind as usize] += 1;
+        let running = Arc::clone(&held.running);
+        Some(Share { held: Arc::clone(self), ip, kind, running })
     }
 }
 
@@ -238,14 +263,16 @@ struct Share {
     held: Arc<Held>,
     ip: IpAddr,
     kind: Kind,
+    /// The IP's permits to be served.
+    running: Arc<Semaphore>,
 }
 
 impl Drop for Share {
     fn drop(&mut self) {
         let mut by_ip = self.held.by_ip.lock().expect("not poisoned");
         if let Some(held) = by_ip.get_mut(&self.ip) {
-            held[self.kind as usize] = held[self.kind as usize].saturating_sub(1);
-            if *held == [0, 0] {
+            held.counts[self.kind as usize] = held.counts[self.kind as usize].saturating_sub(1);
+            if held.counts == [0, 0] {
                 by_ip.remove(&self.ip);
             }
         }
@@ -282,17 +309,17 @@ where
             return Box::pin(async { Ok(too_many_requests()) });
         };
         request.extensions_mut().insert(self.peer);
-        let share = if request.headers().contains_key(http::header::UPGRADE) {
-            // A WebSocket: counted until its socket closes.
+        if request.headers().contains_key(http::header::UPGRADE) {
+            // A WebSocket: counted until its socket closes, its messages not in line.
             *self.upgraded.lock().expect("not poisoned") = Some(share);
-            None
-        } else {
-            Some(share)
-        };
+            return Box::pin(self.inner.call(request));
+        }
+        // The inner service's future does its work when polled: only once served.
         let response = self.inner.call(request);
         Box::pin(async move {
+            let serving = Arc::clone(&share.running).acquire_owned().await;
             let response = response.await;
-            drop(share);
+            drop((serving, share));
             response
         })
     }
@@ -308,7 +335,7 @@ mod tests {
 
     #[test]
     fn an_address_holds_at_most_its_share_and_gets_it_back() {
-        let held = Arc::new(Held::new(PeerLimits { connections: 1, sockets: 2 }));
+        let held = Arc::new(Held::new(PeerLimits { connections: 1, sockets: 2, running: 1 }));
         let first = held.take(ip(1), Kind::Socket).unwrap();
         let second = held.take(ip(1), Kind::Socket).unwrap();
         assert!(held.take(ip(1), Kind::Socket).is_none());
@@ -323,7 +350,7 @@ mod tests {
 
     #[test]
     fn a_refused_address_leaves_no_entry() {
-        let held = Arc::new(Held::new(PeerLimits { connections: 0, sockets: 0 }));
+        let held = Arc::new(Held::new(PeerLimits { connections: 0, sockets: 0, running: 1 }));
         assert!(held.take(ip(1), Kind::Connection).is_none());
         assert!(held.take(ip(1), Kind::Socket).is_none());
         assert!(held.by_ip.lock().unwrap().is_empty());

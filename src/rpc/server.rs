@@ -463,6 +463,9 @@ pub struct ServerLimits {
     pub max_connections_per_ip: u32,
     /// TCP connections one client IP may keep open, idle or not; more are closed at once.
     pub max_sockets_per_ip: u32,
+    /// HTTP requests of one client IP served at once (at least 1); the rest of its
+    /// [`Self::max_connections_per_ip`] waits in line.
+    pub max_running_per_ip: u32,
     /// Subscriptions one WebSocket connection may hold (-32006 above).
     pub max_subscriptions_per_connection: u32,
     /// Heavy queries ([`HEAVY_METHODS`]) computed at once (at least 1); more wait their turn.
@@ -485,6 +488,8 @@ impl ServerLimits {
     pub const DEFAULT_MAX_CONNECTIONS_PER_IP: u32 = 50;
     /// Default [`Self::max_sockets_per_ip`].
     pub const DEFAULT_MAX_SOCKETS_PER_IP: u32 = 256;
+    /// Default [`Self::max_running_per_ip`].
+    pub const DEFAULT_MAX_RUNNING_PER_IP: u32 = 16;
     /// Default [`Self::max_subscriptions_per_connection`]: one subscription takes a list of
     /// rollups, so a client needs one or a few.
     pub const DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION: u32 = 32;
@@ -514,6 +519,7 @@ impl Default for ServerLimits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: Self::DEFAULT_MAX_CONNECTIONS_PER_IP,
             max_sockets_per_ip: Self::DEFAULT_MAX_SOCKETS_PER_IP,
+            max_running_per_ip: Self::DEFAULT_MAX_RUNNING_PER_IP,
             max_subscriptions_per_connection: Self::DEFAULT_MAX_SUBSCRIPTIONS_PER_CONNECTION,
             heavy_queries: default_heavy_queries(),
         }
@@ -548,6 +554,7 @@ pub async fn serve_with(
     let peers = PeerLimits {
         connections: limits.max_connections_per_ip,
         sockets: limits.max_sockets_per_ip,
+        running: limits.max_running_per_ip,
     };
     accept_with_peers(listener, peers, stop, move || {
         builder.clone().build(methods.clone(), services.clone())
