@@ -377,6 +377,7 @@ async fn one_address_is_served_a_few_requests_at_a_time() {
         slow_request(loopback(1), addr, 1024).await.unwrap(),
         slow_request(loopback(1), addr, 1024).await.unwrap(),
     ];
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut waiting = RawHttp::connect(loopback(1), addr).await.unwrap();
     let third =
         tokio::spawn(async move { waiting.call_raw(status().to_string().as_bytes()).await });

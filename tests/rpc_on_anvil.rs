@@ -118,7 +118,7 @@ async fn reorg_replacing_an_anchor_is_pushed_to_subscribers() {
         .await
         .unwrap();
     // A sequencer's view of the same notifications: new windows leave its epoch as it was.
-    let watch = ReorgWatch::follow(format!("ws://{addr}"), vec![rollup]);
+    let watch = ReorgWatch::follow(format!("ws://{addr}"));
     let live = eventually("the watch to subscribe", || watch.epoch()).await;
     devnet.mine_slots(WINDOW_SLOTS, |_| false).await;
     follower.sync().await.unwrap();

@@ -2,8 +2,8 @@
 //! finality updates into the shared engine and a real redb file whose writes and syncs start
 //! failing at random points (as a full disk does). After every failed commit the engine holds
 //! exactly the from-scratch state at the last acknowledged head — memory was reloaded from
-//! disk, nothing half-written survives — and the same input, sent again once the disk heals,
-//! applies. A restart from the file gives the same state. At least 200 faults are injected.
+//! disk, nothing half-written survives, and subscribers are told of the reload — and the same
+//! input, sent again once the disk heals, applies. A restart from the file gives the same state. At least 200 faults are injected.
 
 mod common;
 
@@ -84,6 +84,7 @@ fn failed_commits_lose_nothing_and_leave_nothing_half_written() {
         let path = dir.path().join("lookahead.redb");
         let faults = Arc::new(Faults::default());
         let (mut store, shared) = faulty_store(&path, &faults, config);
+        let mut reloaded = shared.reloaded();
         let mut node = SimNode::new(DEPLOYMENT);
         // The node as of the last acknowledged input: what the engine must equal.
         let mut acknowledged = node.clone();
@@ -113,7 +114,10 @@ fn failed_commits_lose_nothing_and_leave_nothing_half_written() {
                         acknowledged.replay(config).state(),
                         "after a failed commit the engine is the acknowledged state (stream {streams})"
                     );
+                    // What it serves went back without a notification: subscribers are told.
+                    assert!(reloaded.has_changed().unwrap(), "a reload is announced");
                 }
+                reloaded.borrow_and_update();
                 // The disk stays full for a while, then space is freed.
                 if attempts >= rng.random_range(1..=3) {
                     faults.heal();

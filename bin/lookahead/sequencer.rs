@@ -48,7 +48,8 @@ pub(crate) struct SequencerArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     follow_reorgs: bool,
     /// The lookahead's WebSocket, for its reorg notifications [default: --lookahead-rpc as
-    /// ws:// or wss://]. A Reth node serves WebSockets on a port of their own (--ws.port).
+    /// ws:// or wss://]: the same lookahead as --lookahead-rpc, not another replica. A Reth node
+    /// serves WebSockets on a port of their own (--ws.port).
     #[arg(long)]
     lookahead_ws: Option<String>,
     /// Address the `preconf_` RPC listens on.
@@ -134,7 +135,7 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
             Some(url) => url,
             None => websocket_of(args.upstream.lookahead_rpc())?,
         };
-        ReorgWatch::follow(url, args.chain_ids.clone())
+        ReorgWatch::follow(url)
     } else {
         ReorgWatch::unfollowed()
     };
@@ -167,9 +168,14 @@ pub(crate) async fn run(args: SequencerArgs) -> eyre::Result<()> {
 
 /// The WebSocket URL of the lookahead served at HTTP `url`: the same address, ws:// or wss://.
 fn websocket_of(url: &str) -> eyre::Result<String> {
-    if let Some(rest) = url.strip_prefix("http://") {
+    let scheme = |prefix: &str| {
+        url.get(..prefix.len())
+            .filter(|head| head.eq_ignore_ascii_case(prefix))
+            .map(|_| &url[prefix.len()..])
+    };
+    if let Some(rest) = scheme("http://") {
         Ok(format!("ws://{rest}"))
-    } else if let Some(rest) = url.strip_prefix("https://") {
+    } else if let Some(rest) = scheme("https://") {
         Ok(format!("wss://{rest}"))
     } else {
         eyre::bail!("--lookahead-rpc {url} is not http(s): give --lookahead-ws")

@@ -75,9 +75,10 @@ pub(crate) struct ServeArgs {
     /// TCP connections one client IP may keep open, idle or not; more are closed at once.
     #[arg(long = "rpc.max-sockets-per-ip", default_value_t = ServerLimits::DEFAULT_MAX_SOCKETS_PER_IP, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_sockets_per_ip: u32,
-    /// HTTP requests of one client IP served at once; the rest of its
+    /// HTTP/1 requests of one client IP served at once; the rest of its
     /// `--rpc.max-connections-per-ip` waits in line, so that a burst from one address is served
-    /// between other clients' requests rather than ahead of them all.
+    /// between other clients' requests rather than ahead of them all (WebSocket calls and
+    /// HTTP/2 streams are not in line).
     #[arg(long = "rpc.max-running-per-ip", default_value_t = ServerLimits::DEFAULT_MAX_RUNNING_PER_IP, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) max_running_per_ip: u32,
     /// Subscriptions one WebSocket connection may hold.

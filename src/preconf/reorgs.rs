@@ -2,20 +2,25 @@
 //! re-checks a lock's selection only when the lookahead reported a reorg since the selection was
 //! read, rather than asking the lookahead again on every confirm.
 //!
-//! [`ReorgWatch`] holds `lookahead_subscribe("schedule", chainIds)` open over a WebSocket and
+//! [`ReorgWatch`] holds `lookahead_subscribe("schedule")` open over a WebSocket (every rollup's:
+//! a reorg that removes a rollup's registration is reported under no chain id of its own) and
 //! counts epochs: every `reorged` notification, every lost subscription and every new one starts
 //! a new epoch, and while no subscription is live there is no epoch at all. A selection read in
 //! epoch `e` still stands at confirm if the epoch is still `e`: the subscription stayed live
-//! and reported no reorg of the sequencer's rollups in between. Otherwise the sequencer asks the
-//! lookahead again, as it does whenever nothing is followed.
+//! and reported no reorg in between. Otherwise the sequencer asks the lookahead again, as it
+//! does whenever nothing is followed. The lookahead ends its subscriptions when it replaces its
+//! state without a notification (a reload after a failed write), and the watch pings the
+//! WebSocket, so a connection that died silently is a lost subscription within
+//! [`PING_INTERVAL`] + [`PONG_WAIT`].
 //!
 //! What a confirm sees is the lookahead's view as far as its notifications have arrived: a
 //! reorg the lookahead applied a moment before the confirm and whose notification is still on
 //! the wire is missed, as a fresh question would miss a reorg that the lookahead's node has not
-//! told it yet. A slot whose anchor is final is never re-checked.
+//! told it yet. `--lookahead-ws` and `--lookahead-rpc` must reach the same lookahead. A slot
+//! whose anchor is final is never re-checked.
 
-use crate::{core::primitives::ChainId, core::schedule::ChangeKind, rpc::api::LookaheadApiClient};
-use jsonrpsee::ws_client::WsClientBuilder;
+use crate::{core::schedule::ChangeKind, rpc::api::LookaheadApiClient};
+use jsonrpsee::ws_client::{PingConfig, WsClientBuilder};
 use std::{
     sync::{
         Arc,
@@ -28,6 +33,12 @@ use tracing::{debug, info, warn};
 
 /// How long the watch waits before subscribing again after a failed or lost subscription.
 const RESUBSCRIBE: Duration = Duration::from_secs(1);
+
+/// How often the WebSocket is pinged.
+const PING_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a ping may go unanswered before the connection counts as lost.
+const PONG_WAIT: Duration = Duration::from_secs(5);
 
 /// The low bit of the state: a subscription is live. The other bits count epochs.
 const LIVE: u64 = 1;
@@ -57,16 +68,16 @@ impl ReorgWatch {
         Self::default()
     }
 
-    /// Follows the `reorged` notifications of `chain_ids` at the lookahead's WebSocket `url`
-    /// (`ws://` or `wss://`), subscribing again after a second whenever the subscription fails
-    /// or is lost, in a task that ends with the last clone of the watch.
-    pub fn follow(url: String, chain_ids: Vec<ChainId>) -> Self {
+    /// Follows the `reorged` notifications at the lookahead's WebSocket `url` (`ws://` or
+    /// `wss://`), subscribing again after a second whenever the subscription fails or is lost,
+    /// in a task that ends with the last clone of the watch.
+    pub fn follow(url: String) -> Self {
         let (stop, stopped) = oneshot::channel();
         let watch = Self { inner: Arc::new(Inner { state: AtomicU64::new(0), _stop: Some(stop) }) };
         let state = Arc::downgrade(&watch.inner);
         tokio::spawn(async move {
             tokio::select! {
-                () = follow(&url, &chain_ids, || state.upgrade()) => {}
+                () = follow(&url, || state.upgrade()) => {}
                 _ = stopped => {}
             }
         });
@@ -94,15 +105,15 @@ impl Inner {
 }
 
 /// Subscribes at `url` and advances the watch that `watch` upgrades to, until that watch is gone.
-async fn follow(url: &str, chain_ids: &[ChainId], watch: impl Fn() -> Option<Arc<Inner>>) {
+async fn follow(url: &str, watch: impl Fn() -> Option<Arc<Inner>>) {
     let kind = "schedule".to_owned();
     // A lookahead without WebSockets there fails every second: said once, until it works.
     let mut said = false;
     loop {
         let subscribed = async {
-            let client = WsClientBuilder::default().build(url).await?;
-            let subscription =
-                client.subscribe_schedule(kind.clone(), Some(chain_ids.to_vec())).await?;
+            let ping = PingConfig::new().ping_interval(PING_INTERVAL).inactive_limit(PONG_WAIT);
+            let client = WsClientBuilder::default().enable_ws_ping(ping).build(url).await?;
+            let subscription = client.subscribe_schedule(kind.clone(), None).await?;
             Ok::<_, jsonrpsee::core::client::Error>((client, subscription))
         };
         match subscribed.await {

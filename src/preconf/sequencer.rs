@@ -60,6 +60,9 @@ const SCHEDULE_CACHE: Duration = Duration::from_millis(500);
 /// not hold up the answers to others.
 const INLINE_RECOVERIES: usize = 16;
 
+/// How many times a confirm asks the lookahead again while reorgs keep being reported.
+const RECHECKS: usize = 3;
+
 /// How often lapsed locks are released.
 const EXPIRY_TICK: Duration = Duration::from_millis(20);
 
@@ -135,7 +138,8 @@ struct Selection {
     anchor: B256,
     /// The reorg epoch before the lookahead was asked.
     epoch: Option<ReorgEpoch>,
-    fetched: Instant,
+    /// When the lookahead was asked.
+    asked: Instant,
     finalized: bool,
 }
 
@@ -253,9 +257,12 @@ impl Inner {
     fn cached_selection(&self, chain_id: ChainId, slot: Slot) -> Option<Selection> {
         let cache = self.selected.lock().expect("not poisoned");
         cache.get(&(chain_id, slot)).copied().filter(|hit| {
-            hit.finalized
-                || (hit.fetched.elapsed() < SCHEDULE_CACHE
-                    && hit.epoch.is_none_or(|epoch| self.reorgs.unchanged_since(epoch)))
+            let unchanged = match hit.epoch {
+                Some(epoch) => self.reorgs.unchanged_since(epoch),
+                // Read while no reorg was followed: good only while none is followed yet.
+                None => self.reorgs.epoch().is_none(),
+            };
+            hit.finalized || (hit.asked.elapsed() < SCHEDULE_CACHE && unchanged)
         })
     }
 
@@ -280,6 +287,7 @@ impl Inner {
     /// Asks the lookahead who sequences the slot, and caches the answer.
     async fn fetch_selection(&self, chain_id: ChainId, slot: Slot) -> RpcResult<Selection> {
         let epoch = self.reorgs.epoch();
+        let asked = Instant::now();
         let entry = self
             .lookahead
             .get_sequencer(chain_id, slot.0)
@@ -292,10 +300,15 @@ impl Inner {
                 .map(|s| Named { operator: s.operator, signer: s.signer }),
             anchor: entry.anchor.hash,
             epoch,
-            fetched: Instant::now(),
+            asked,
             finalized: entry.status == EntryStatus::Finalized,
         };
-        self.selected.lock().expect("not poisoned").insert((chain_id, slot), selection);
+        // An answer to an older question that arrives late does not replace a newer one.
+        let mut cache = self.selected.lock().expect("not poisoned");
+        let cached = cache.entry((chain_id, slot)).or_insert(selection);
+        if cached.asked < asked {
+            *cached = selection;
+        }
         Ok(selection)
     }
 
@@ -383,20 +396,27 @@ impl Inner {
     /// Re-checks a taken lock's selection with a fresh answer of the lookahead when a reorg
     /// since the selection was read may have replaced the slot's anchor and handed the slot to
     /// another sequencer: not when the anchor was final then, nor while the lookahead's reorg
-    /// notifications, followed since before the selection was read, reported none.
+    /// notifications, followed since before the selection was read, reported none. A reorg
+    /// reported while the lookahead is asked again means asking once more, a few times at most.
     async fn recheck_selected(&self, lock: &Lock) -> RpcResult<()> {
-        match lock.reorgable {
-            None => Ok(()),
-            Some(Reorgable { epoch: Some(epoch), .. }) if self.reorgs.unchanged_since(epoch) => {
-                Ok(())
-            }
-            Some(Reorgable { anchor, .. }) => {
-                let now = self.check_selected(lock.chain_id, lock.slot, true).await?;
-                let (chain_id, slot) = (lock.chain_id, lock.slot);
-                debug!(%chain_id, %slot, locked_on = %anchor, now_on = ?now.map(|r| r.anchor), "re-checked");
-                Ok(())
+        let Some(Reorgable { anchor, epoch }) = lock.reorgable else { return Ok(()) };
+        if epoch.is_some_and(|epoch| self.reorgs.unchanged_since(epoch)) {
+            return Ok(());
+        }
+        let (chain_id, slot) = (lock.chain_id, lock.slot);
+        for _ in 0..RECHECKS {
+            let now = self.check_selected(chain_id, slot, true).await?;
+            debug!(%chain_id, %slot, locked_on = %anchor, now_on = ?now.map(|r| r.anchor), "re-checked");
+            match now {
+                Some(Reorgable { epoch: Some(epoch), .. })
+                    if !self.reorgs.unchanged_since(epoch) => {}
+                _ => return Ok(()),
             }
         }
+        Err(error(
+            LOOKAHEAD_UNAVAILABLE,
+            format!("reorgs keep changing slot {slot} of rollup {chain_id}: try again"),
+        ))
     }
 
     /// Signs and durably stores promises for taken locks; gives their gas back if storing fails
@@ -536,6 +556,16 @@ impl PreconfApiServer for PreconfSequencer {
                 .map(|lock_id| Ok((lock_id, book.take(now, lock_id).map_err(book_error)?)))
                 .collect::<RpcResult<Vec<_>>>()?
         };
+        // A reorg reported while the legs were checked: as at confirm.
+        for (_, lock) in &taken {
+            if let Err(refusal) = inner.recheck_selected(lock).await {
+                let mut book = inner.book.lock().expect("not poisoned");
+                for (_, lock) in &taken {
+                    book.forget_promised(lock);
+                }
+                return Err(refusal);
+            }
+        }
         inner.promise(taken).await
     }
 }

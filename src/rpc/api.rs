@@ -128,7 +128,8 @@ pub trait LookaheadApi {
 
     /// `lookahead_subscribe("schedule", [chainId]?)`: pushes `extended`, `reorged` and
     /// `endpoint` changes (a served record's endpoint, bond, misses or exit window changed),
-    /// of the listed rollups (at most [`MAX_CHAIN_IDS`]) or of all.
+    /// of the listed rollups (at most [`MAX_CHAIN_IDS`]) or of all. Ends with an error when the
+    /// lookahead reloaded its state after a failed database write: re-subscribe and re-read.
     #[subscription(name = "subscribe" => "subscription", unsubscribe = "unsubscribe", item = ScheduleNotification)]
     async fn subscribe_schedule(
         &self,

@@ -17,7 +17,7 @@ use jsonrpsee::{
     core::BoxError,
     server::{
         HttpResponse, ServerConfig, ServerHandle, StopHandle, http::response::too_many_requests,
-        serve_with_graceful_shutdown, stop_channel,
+        serve_with_graceful_shutdown, stop_channel, ws::is_upgrade_request,
     },
 };
 use std::{
@@ -62,10 +62,12 @@ pub struct PeerLimits {
     /// TCP connections one IP may hold open, idle or not; more are closed as soon as they are
     /// accepted. Above [`Self::connections`]: HTTP clients keep idle connections in a pool.
     pub sockets: u32,
-    /// HTTP requests of one IP served at once (reading the body, parsing, the method); the
+    /// HTTP/1 requests of one IP served at once (reading the body, parsing, the method); the
     /// others of its [`Self::connections`] wait in line, in arrival order. A burst from one
     /// address is then served a few requests at a time between other clients' requests, not
-    /// all of it ahead of them.
+    /// all of it ahead of them. Calls over a WebSocket (bounded by the subscriptions and
+    /// messages of one connection) and HTTP/2 streams (which share a connection's flow-control
+    /// window, so cannot wait apart) are not in line.
     pub running: u32,
 }
 
@@ -196,9 +198,10 @@ impl AsyncWrite for Counted {
     }
 }
 
-/// What each client IP holds: its sockets, and its requests in progress plus WebSockets. An
-/// address is in the map only while it holds something, so the map is no larger than the
-/// connections open.
+/// What each client IP holds: its sockets, its requests in progress plus WebSockets, and the
+/// permits its requests are served with. An address is in the map only while it holds
+/// something (a request waiting for a permit holds its share), so the map is no larger than the
+/// connections open and an address has one line at a time.
 #[derive(Debug)]
 struct Held {
     limits: PeerLimits,
@@ -217,7 +220,8 @@ struct Holding {
 impl Holding {
     /// Nothing held yet; `running` requests served at once (at least one).
     fn new(running: u32) -> Self {
-        let running = usize::try_from(running.max(1)).unwrap_or(usize::MAX);
+        let running =
+            usize::try_from(running).unwrap_or(usize::MAX).clamp(1, Semaphore::MAX_PERMITS);
         Self { counts: [0, 0], running: Arc::new(Semaphore::new(running)) }
     }
 }
@@ -292,8 +296,9 @@ struct Tagged<S> {
 
 impl<S, B> tower::Service<http::Request<B>> for Tagged<S>
 where
-    S: tower::Service<http::Request<B>, Response = HttpResponse>,
+    S: tower::Service<http::Request<B>, Response = HttpResponse> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    B: Send + 'static,
 {
     type Response = HttpResponse;
     type Error = S::Error;
@@ -309,16 +314,28 @@ where
             return Box::pin(async { Ok(too_many_requests()) });
         };
         request.extensions_mut().insert(self.peer);
-        if request.headers().contains_key(http::header::UPGRADE) {
-            // A WebSocket: counted until its socket closes, its messages not in line.
+        if is_upgrade_request(&request) {
+            // A WebSocket: counted until its socket closes; its calls are not in line.
             *self.upgraded.lock().expect("not poisoned") = Some(share);
             return Box::pin(self.inner.call(request));
         }
-        // The inner service's future does its work when polled: only once served.
-        let response = self.inner.call(request);
+        if matches!(request.version(), http::Version::HTTP_2 | http::Version::HTTP_3) {
+            // The streams of one HTTP/2 connection share its flow-control window: a stream left
+            // waiting would hold body data that the streams being served need. Not in line.
+            let response = self.inner.call(request);
+            return Box::pin(async move {
+                let response = response.await;
+                drop(share);
+                response
+            });
+        }
+        // Called only once served: jsonrpsee takes a permit of its connection limit as it is
+        // called, which a request waiting in line must not hold. Its `poll_ready` is always
+        // ready, so a clone is as ready as the service.
+        let mut inner = self.inner.clone();
         Box::pin(async move {
             let serving = Arc::clone(&share.running).acquire_owned().await;
-            let response = response.await;
+            let response = inner.call(request).await;
             drop((serving, share));
             response
         })

@@ -399,10 +399,16 @@ impl LookaheadApiServer for LookaheadRpc {
             }
         };
         let mut events = self.shared.subscribe();
+        let mut reloaded = self.shared.reloaded();
         let sink = pending.accept().await?;
         loop {
             let event = tokio::select! {
                 _ = sink.closed() => return Ok(()),
+                _ = reloaded.changed() => {
+                    return Err("the lookahead reloaded its state from its database after a \
+                        failed write: re-subscribe and re-read"
+                        .into());
+                }
                 event = events.recv() => event,
             };
             let event = match event {
@@ -463,8 +469,8 @@ pub struct ServerLimits {
     pub max_connections_per_ip: u32,
     /// TCP connections one client IP may keep open, idle or not; more are closed at once.
     pub max_sockets_per_ip: u32,
-    /// HTTP requests of one client IP served at once (at least 1); the rest of its
-    /// [`Self::max_connections_per_ip`] waits in line.
+    /// HTTP/1 requests of one client IP served at once (at least 1); the rest of its
+    /// [`Self::max_connections_per_ip`] waits in line ([`PeerLimits::running`]).
     pub max_running_per_ip: u32,
     /// Subscriptions one WebSocket connection may hold (-32006 above).
     pub max_subscriptions_per_connection: u32,

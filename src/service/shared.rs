@@ -23,7 +23,7 @@ use std::sync::{
     Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard,
     atomic::{AtomicBool, AtomicU64, Ordering},
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tracing::{error, warn};
 
 /// Notifications buffered per subscriber before a slow one starts missing them.
@@ -74,6 +74,9 @@ pub struct SharedEngine {
     /// Held by the one writer through a whole change, database write included.
     writer: Mutex<()>,
     events: broadcast::Sender<Arc<ScheduleEvent>>,
+    /// Counts the times the engine was replaced by the database's state after a failed write:
+    /// changes that no event describes.
+    reloads: watch::Sender<u64>,
     stale: AtomicBool,
     version: AtomicU64,
 }
@@ -86,6 +89,7 @@ impl SharedEngine {
             engine: RwLock::new(engine),
             writer: Mutex::new(()),
             events,
+            reloads: watch::Sender::new(0),
             stale: AtomicBool::new(false),
             version: AtomicU64::new(0),
         })
@@ -202,6 +206,8 @@ impl SharedEngine {
         let mut current = self.write();
         engine.set_max_reorg_depth(current.max_reorg_depth());
         *current = engine;
+        drop(current);
+        self.reloads.send_modify(|reloads| *reloads = reloads.wrapping_add(1));
         Ok(())
     }
 
@@ -222,6 +228,13 @@ impl SharedEngine {
     /// [`ScheduleEvent`], so its JSON is serialized once for all of them.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<ScheduleEvent>> {
         self.events.subscribe()
+    }
+
+    /// A receiver that changes whenever the engine is replaced by the database's last durable
+    /// state after a failed write: what it serves may then have changed (back) without an
+    /// event, so a subscriber must re-read.
+    pub fn reloaded(&self) -> watch::Receiver<u64> {
+        self.reloads.subscribe()
     }
 
     /// Marks the state as stale (the block source lost its node) or fresh again.
