@@ -10,8 +10,8 @@
 //! and reported no reorg in between. Otherwise the sequencer asks the lookahead again, as it
 //! does whenever nothing is followed. The lookahead ends its subscriptions when it replaces its
 //! state without a notification (a reload after a failed write), and the watch pings the
-//! WebSocket, so a connection that died silently is a lost subscription within
-//! [`PING_INTERVAL`] + [`PONG_WAIT`].
+//! WebSocket, so a connection that died silently is a lost subscription within twice
+//! [`SILENCE_LIMIT`].
 //!
 //! What a confirm sees is the lookahead's view as far as its notifications have arrived: a
 //! reorg the lookahead applied a moment before the confirm and whose notification is still on
@@ -37,8 +37,11 @@ const RESUBSCRIBE: Duration = Duration::from_secs(1);
 /// How often the WebSocket is pinged.
 const PING_INTERVAL: Duration = Duration::from_secs(5);
 
-/// How long a ping may go unanswered before the connection counts as lost.
-const PONG_WAIT: Duration = Duration::from_secs(5);
+/// How long the WebSocket may stay silent — no pong, no notification — before the connection
+/// counts as lost: three pings. It is checked once per such span, so a dead connection is lost
+/// within twice this. (jsonrpsee checks it apart from the pings: a span of one ping interval
+/// would race the pong of the ping sent at its end.)
+const SILENCE_LIMIT: Duration = Duration::from_secs(15);
 
 /// The low bit of the state: a subscription is live. The other bits count epochs.
 const LIVE: u64 = 1;
@@ -111,7 +114,7 @@ async fn follow(url: &str, watch: impl Fn() -> Option<Arc<Inner>>) {
     let mut said = false;
     loop {
         let subscribed = async {
-            let ping = PingConfig::new().ping_interval(PING_INTERVAL).inactive_limit(PONG_WAIT);
+            let ping = PingConfig::new().ping_interval(PING_INTERVAL).inactive_limit(SILENCE_LIMIT);
             let client = WsClientBuilder::default().enable_ws_ping(ping).build(url).await?;
             let subscription = client.subscribe_schedule(kind.clone(), None).await?;
             Ok::<_, jsonrpsee::core::client::Error>((client, subscription))
