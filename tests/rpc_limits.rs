@@ -371,7 +371,6 @@ async fn heavy_queries_do_not_hold_up_cheap_ones() {
 async fn one_address_is_served_a_few_requests_at_a_time() {
     let limits = ServerLimits { max_running_per_ip: 2, ..Default::default() };
     let (addr, server) = serve(synced_engine(32, 8), limits).await;
-    let status = || json!({"jsonrpc": "2.0", "id": 1, "method": "lookahead_status", "params": []});
     // Two requests whose body never ends take the address's two places.
     let mut held = vec![
         slow_request(loopback(1), addr, 1024).await.unwrap(),
@@ -380,13 +379,13 @@ async fn one_address_is_served_a_few_requests_at_a_time() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut waiting = RawHttp::connect(loopback(1), addr).await.unwrap();
     let third =
-        tokio::spawn(async move { waiting.call_raw(status().to_string().as_bytes()).await });
+        tokio::spawn(async move { waiting.call_raw(status_call().to_string().as_bytes()).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!third.is_finished(), "the address's third request waits in line");
 
     // Another address is served at once.
     let mut other = RawHttp::connect(loopback(2), addr).await.unwrap();
-    let answer = other.call_raw(status().to_string().as_bytes()).await.unwrap();
+    let answer = other.call_raw(status_call().to_string().as_bytes()).await.unwrap();
     assert!(answer["result"]["head"].is_object(), "{answer}");
     assert!(!third.is_finished(), "still waiting");
 

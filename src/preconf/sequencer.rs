@@ -419,6 +419,14 @@ impl Inner {
         ))
     }
 
+    /// Gives the gas of taken locks back: they will not be promised.
+    fn give_back(&self, locks: &[(LockId, Lock)]) {
+        let mut book = self.book.lock().expect("not poisoned");
+        for (_, lock) in locks {
+            book.forget_promised(lock);
+        }
+    }
+
     /// Signs and durably stores promises for taken locks; gives their gas back if storing fails
     /// or a slot's batch is being posted already.
     async fn promise(&self, locks: Vec<(LockId, Lock)>) -> RpcResult<Vec<Promise>> {
@@ -427,10 +435,7 @@ impl Inner {
             locks.iter().map(|(_, lock)| lock).find(|lock| Some(lock.slot) <= *sealed)
         {
             let slot = lock.slot;
-            let mut book = self.book.lock().expect("not poisoned");
-            for (_, lock) in &locks {
-                book.forget_promised(lock);
-            }
+            self.give_back(&locks);
             return Err(error(
                 SLOT_PAST,
                 format!("slot {slot} has passed: its batch is being posted"),
@@ -452,10 +457,7 @@ impl Inner {
             })
             .collect();
         if let Err(e) = self.store.insert(records.clone()).await {
-            let mut book = self.book.lock().expect("not poisoned");
-            for (_, lock) in &locks {
-                book.forget_promised(lock);
-            }
+            self.give_back(&locks);
             warn!(error = %e, "a promise could not be stored; not issued");
             return Err(error(INTERNAL, format!("the promise could not be stored: {e}")));
         }
@@ -559,10 +561,7 @@ impl PreconfApiServer for PreconfSequencer {
         // A reorg reported while the legs were checked: as at confirm.
         for (_, lock) in &taken {
             if let Err(refusal) = inner.recheck_selected(lock).await {
-                let mut book = inner.book.lock().expect("not poisoned");
-                for (_, lock) in &taken {
-                    book.forget_promised(lock);
-                }
+                inner.give_back(&taken);
                 return Err(refusal);
             }
         }

@@ -319,22 +319,18 @@ where
             *self.upgraded.lock().expect("not poisoned") = Some(share);
             return Box::pin(self.inner.call(request));
         }
-        if matches!(request.version(), http::Version::HTTP_2 | http::Version::HTTP_3) {
-            // The streams of one HTTP/2 connection share its flow-control window: a stream left
-            // waiting would hold body data that the streams being served need. Not in line.
-            let response = self.inner.call(request);
-            return Box::pin(async move {
-                let response = response.await;
-                drop(share);
-                response
-            });
-        }
+        // The streams of one HTTP/2 connection share its flow-control window: a stream left
+        // waiting would hold body data that the streams being served need. Not in line.
+        let in_line = !matches!(request.version(), http::Version::HTTP_2 | http::Version::HTTP_3);
         // Called only once served: jsonrpsee takes a permit of its connection limit as it is
         // called, which a request waiting in line must not hold. Its `poll_ready` is always
         // ready, so a clone is as ready as the service.
         let mut inner = self.inner.clone();
         Box::pin(async move {
-            let serving = Arc::clone(&share.running).acquire_owned().await;
+            let serving = match in_line {
+                true => Some(Arc::clone(&share.running).acquire_owned().await),
+                false => None,
+            };
             let response = inner.call(request).await;
             drop((serving, share));
             response
