@@ -11,6 +11,8 @@
 //! HOSTILE_OVERSIZED_PER_SECOND=2 cargo bench --bench hostile_load  # oversized waves paced
 //! HOSTILE_ATTACKER_NICE=19 cargo bench --bench hostile_load        # attack at low priority
 //! HOSTILE_FOLLOW_REORGS=false cargo bench --bench hostile_load     # every confirm asks the lookahead
+//! HOSTILE_SEQUENCER_ARGS="--rpc.max-running-per-ip=64" cargo bench --bench hostile_load
+//! HOSTILE_GATEWAY_ARGS="--bundles-in-flight=4" cargo bench --bench hostile_load
 //! ```
 //!
 //! Honest clients are distinct users: each sends from an address of its own (127.1.0.x) over
@@ -72,11 +74,18 @@ async fn main() {
     // enough that the honest load never fills one. HOSTILE_FOLLOW_REORGS=false: every confirm
     // asks the lookahead again, as before the sequencers followed its reorg notifications.
     let follow_reorgs = std::env::var("HOSTILE_FOLLOW_REORGS").unwrap_or_else(|_| "true".into());
-    let sequencer_args =
-        ["--caller-slot-share=50".to_owned(), format!("--follow-reorgs={follow_reorgs}")];
+    // HOSTILE_SEQUENCER_ARGS and HOSTILE_GATEWAY_ARGS: more flags, split at spaces.
+    let extra = |name: &str| -> Vec<String> {
+        std::env::var(name).unwrap_or_default().split_whitespace().map(str::to_owned).collect()
+    };
+    let sequencer_args: Vec<String> =
+        ["--caller-slot-share=50".to_owned(), format!("--follow-reorgs={follow_reorgs}")]
+            .into_iter()
+            .chain(extra("HOSTILE_SEQUENCER_ARGS"))
+            .collect();
     let sequencers: Vec<Process> =
         (1..=3).map(|operator| net.sequencer_with(operator, SLOT_GAS, &sequencer_args)).collect();
-    let gateway = net.gateway("bench", 500);
+    let gateway = net.gateway_with("bench", 500, &extra("HOSTILE_GATEWAY_ARGS"));
     net.wait_active().await;
     let targets = Targets {
         lookahead: addr_of(&net.lookahead_url),

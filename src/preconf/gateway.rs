@@ -259,7 +259,7 @@ impl Inner {
         }
         let entries: Arc<[CrossScheduleEntry]> = timed(
             self.config.timeout,
-            self.lookahead.get_cross_schedule(chain_ids.to_vec(), Some(from.0), Some(count)),
+            self.lookahead.get_cross_schedule(chain_ids.to_vec().into(), Some(from.0), Some(count)),
         )
         .await
         .map_err(lookahead_failure)?

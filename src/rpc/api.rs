@@ -12,9 +12,12 @@ use jsonrpsee::{
     core::{RpcResult, SubscriptionResult},
     proc_macros::rpc,
 };
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{IgnoredAny, SeqAccess, Visitor},
+};
 use serde_json::value::RawValue;
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, fmt, sync::Arc};
 
 /// Unknown rollup (chain id not registered).
 pub const UNKNOWN_ROLLUP: i32 = -39001;
@@ -47,6 +50,71 @@ pub const DEFAULT_COUNT: u64 = 32;
 /// served once). Four times what a gateway asks for (a bundle has at most 16 rollups); with
 /// `count` at most 1024, a cross schedule computes at most 64 × 1024 entries.
 pub const MAX_CHAIN_IDS: usize = 64;
+
+/// A list of chain ids as a request gives it: the first [`MAX_CHAIN_IDS`] are read, the rest
+/// only counted, so that a list of 100,000 ids is refused after one scan of its JSON rather
+/// than after parsing every id. Serialized as the plain array.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChainIdList {
+    ids: Vec<ChainId>,
+    given: usize,
+}
+
+impl ChainIdList {
+    /// The ids without repeats, in the order given; `Err(given)`, the list's length, if it
+    /// names more than [`MAX_CHAIN_IDS`] (repeats count).
+    pub fn distinct(self) -> Result<Vec<ChainId>, usize> {
+        if self.given > MAX_CHAIN_IDS {
+            return Err(self.given);
+        }
+        let mut distinct = Vec::with_capacity(self.ids.len());
+        for chain_id in self.ids {
+            if !distinct.contains(&chain_id) {
+                distinct.push(chain_id);
+            }
+        }
+        Ok(distinct)
+    }
+}
+
+impl From<Vec<ChainId>> for ChainIdList {
+    fn from(ids: Vec<ChainId>) -> Self {
+        Self { given: ids.len(), ids }
+    }
+}
+
+impl Serialize for ChainIdList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.ids.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChainIdList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Ids;
+        impl<'de> Visitor<'de> for Ids {
+            type Value = ChainIdList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of chain ids")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ChainIdList, A::Error> {
+                let mut list = ChainIdList::default();
+                while list.given < MAX_CHAIN_IDS {
+                    let Some(id) = seq.next_element()? else { return Ok(list) };
+                    list.ids.push(id);
+                    list.given += 1;
+                }
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    list.given += 1;
+                }
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_seq(Ids)
+    }
+}
 
 /// `lookahead_status`: the engine's summary and whether its block source lost its node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +176,7 @@ pub trait LookaheadApi {
     #[method(name = "getCrossSchedule")]
     fn get_cross_schedule(
         &self,
-        chain_ids: Vec<ChainId>,
+        chain_ids: ChainIdList,
         from_slot: Option<u64>,
         count: Option<u64>,
     ) -> RpcResult<Vec<CrossScheduleEntry>>;
@@ -118,7 +186,7 @@ pub trait LookaheadApi {
     #[method(name = "nextSharedSlot")]
     fn next_shared_slot(
         &self,
-        chain_ids: Vec<ChainId>,
+        chain_ids: ChainIdList,
         from_slot: Option<u64>,
     ) -> RpcResult<Option<Slot>>;
 
@@ -134,7 +202,7 @@ pub trait LookaheadApi {
     async fn subscribe_schedule(
         &self,
         kind: String,
-        chain_ids: Option<Vec<ChainId>>,
+        chain_ids: Option<ChainIdList>,
     ) -> SubscriptionResult;
 }
 
@@ -188,3 +256,27 @@ impl<'de> Deserialize<'de> for ScheduleEntries {
 
 /// One window's entries, each serialized to JSON.
 pub(crate) type SerializedWindow = Arc<[Box<RawValue>]>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_id_lists_past_the_cap_are_counted_not_read() {
+        let list: ChainIdList = serde_json::from_str(r#"["0x65", "0x66", "0x65"]"#).unwrap();
+        assert_eq!(list.clone().distinct(), Ok(vec![ChainId::from(101), ChainId::from(102)]));
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            serde_json::to_string(&list.ids).unwrap()
+        );
+
+        // Past the cap, anything is only counted, even what is not a chain id.
+        let mut long = vec![serde_json::json!("0x65"); MAX_CHAIN_IDS];
+        long.extend([serde_json::json!({"not": "an id"}), serde_json::json!("0x66")]);
+        let list: ChainIdList = serde_json::from_value(serde_json::Value::from(long)).unwrap();
+        assert_eq!(list.ids.len(), MAX_CHAIN_IDS);
+        assert_eq!(list.distinct(), Err(MAX_CHAIN_IDS + 2));
+
+        assert!(serde_json::from_str::<ChainIdList>(r#"["0x65", "nope"]"#).is_err());
+    }
+}

@@ -25,8 +25,8 @@ use crate::{
     },
     rpc::{
         api::{
-            CrossScheduleEntry, DEFAULT_COUNT, LookaheadApiServer, LookaheadStatus, MAX_CHAIN_IDS,
-            Parts, ScheduleEntries, SerializedWindow,
+            ChainIdList, CrossScheduleEntry, DEFAULT_COUNT, LookaheadApiServer, LookaheadStatus,
+            MAX_CHAIN_IDS, Parts, ScheduleEntries, SerializedWindow,
         },
         error::{invalid_params, query_error, rpc_error},
         metrics::RpcMetrics,
@@ -274,20 +274,10 @@ fn slot_count(count: Option<u64>) -> RpcResult<usize> {
 
 /// `chain_ids` without repeats, in the order given; -32602 if more than [`MAX_CHAIN_IDS`]
 /// are given (repeats count: the list is refused before any work is done on it).
-fn distinct_chain_ids(chain_ids: Vec<ChainId>) -> RpcResult<Vec<ChainId>> {
-    if chain_ids.len() > MAX_CHAIN_IDS {
-        return Err(invalid_params(format!(
-            "{} chain ids given, at most {MAX_CHAIN_IDS} allowed",
-            chain_ids.len()
-        )));
-    }
-    let mut distinct = Vec::with_capacity(chain_ids.len());
-    for chain_id in chain_ids {
-        if !distinct.contains(&chain_id) {
-            distinct.push(chain_id);
-        }
-    }
-    Ok(distinct)
+fn distinct_chain_ids(chain_ids: ChainIdList) -> RpcResult<Vec<ChainId>> {
+    chain_ids.distinct().map_err(|given| {
+        invalid_params(format!("{given} chain ids given, at most {MAX_CHAIN_IDS} allowed"))
+    })
 }
 
 #[jsonrpsee::core::async_trait]
@@ -343,7 +333,7 @@ impl LookaheadApiServer for LookaheadRpc {
 
     fn get_cross_schedule(
         &self,
-        chain_ids: Vec<ChainId>,
+        chain_ids: ChainIdList,
         from_slot: Option<u64>,
         count: Option<u64>,
     ) -> RpcResult<Vec<CrossScheduleEntry>> {
@@ -364,7 +354,7 @@ impl LookaheadApiServer for LookaheadRpc {
 
     fn next_shared_slot(
         &self,
-        chain_ids: Vec<ChainId>,
+        chain_ids: ChainIdList,
         from_slot: Option<u64>,
     ) -> RpcResult<Option<Slot>> {
         let chain_ids = distinct_chain_ids(chain_ids)?;
@@ -381,7 +371,7 @@ impl LookaheadApiServer for LookaheadRpc {
         &self,
         pending: PendingSubscriptionSink,
         kind: String,
-        chain_ids: Option<Vec<ChainId>>,
+        chain_ids: Option<ChainIdList>,
     ) -> SubscriptionResult {
         if kind != "schedule" {
             pending

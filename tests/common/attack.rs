@@ -811,7 +811,7 @@ pub async fn locks_until(view: LockView, targets: Targets, end: Instant) -> Seen
         let chain_id = ChainId::from(view.chain_id);
         let entries = view
             .lookahead
-            .get_cross_schedule(vec![chain_id], None, Some(16))
+            .get_cross_schedule(vec![chain_id].into(), None, Some(16))
             .await
             .unwrap_or_default();
         let target = entries.into_iter().find_map(|entry| {

@@ -299,9 +299,12 @@ impl PreconfNet {
 
     /// The upcoming slots where every listed rollup has a sequencer.
     pub async fn cross(&self, rollups: &[u64]) -> Vec<CrossScheduleEntry> {
-        let chain_ids = rollups.iter().map(|id| ChainId::from(*id)).collect();
-        let entries =
-            self.lookahead.get_cross_schedule(chain_ids, None, Some(64)).await.unwrap_or_default();
+        let chain_ids: Vec<ChainId> = rollups.iter().map(|id| ChainId::from(*id)).collect();
+        let entries = self
+            .lookahead
+            .get_cross_schedule(chain_ids.into(), None, Some(64))
+            .await
+            .unwrap_or_default();
         entries
             .into_iter()
             .filter(|entry| entry.entries.values().all(|e| e.sequencer.is_some()))
