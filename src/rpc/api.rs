@@ -53,7 +53,8 @@ pub const MAX_CHAIN_IDS: usize = 64;
 
 /// A list of chain ids as a request gives it: the first [`MAX_CHAIN_IDS`] are read, the rest
 /// only counted, so that a list of 100,000 ids is refused after one scan of its JSON rather
-/// than after parsing every id. Serialized as the plain array.
+/// than after parsing every id. Serialized as the plain array of the ids read (a list read past
+/// the cap is refused, never forwarded).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChainIdList {
     ids: Vec<ChainId>,

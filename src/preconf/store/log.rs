@@ -9,6 +9,7 @@ use std::{
     io::{self, Read, Seek, SeekFrom, Write},
     path::Path,
 };
+use tracing::warn;
 
 /// Bytes in front of each payload: its length and its checksum.
 const HEADER: usize = 12;
@@ -21,6 +22,9 @@ const MAX_PAYLOAD: usize = 1 << 20;
 pub(super) struct PromiseLog {
     file: File,
     len: u64,
+    /// Set when a failed append could not be undone: the file may hold a torn record, behind
+    /// which nothing may be written.
+    broken: bool,
 }
 
 impl PromiseLog {
@@ -41,16 +45,28 @@ impl PromiseLog {
         file.read_to_end(&mut bytes)?;
         let (payloads, whole) = records(&bytes);
         if whole < bytes.len() {
+            // A torn tail (its promises were never returned) or a damaged record.
+            warn!(
+                path = %path.display(),
+                kept = payloads.len(),
+                dropped_bytes = bytes.len() - whole,
+                "the promise log ends in an incomplete or damaged record; cut after the last whole one"
+            );
             file.set_len(whole as u64)?;
             file.sync_data()?;
         }
         file.seek(SeekFrom::Start(whole as u64))?;
-        Ok((Self { file, len: whole as u64 }, payloads))
+        Ok((Self { file, len: whole as u64, broken: false }, payloads))
     }
 
     /// Appends one record per payload and syncs them to disk. On failure the log is cut back
-    /// to where it was, so that no later record lands behind a torn one.
+    /// to where it was (and synced), so that no later record lands behind a torn one and none
+    /// of the failed ones comes back at the next start; if that fails too, the log refuses
+    /// every later append.
     pub(super) fn append(&mut self, payloads: &[Vec<u8>]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other("an earlier failed append could not be undone"));
+        }
         let mut framed = Vec::with_capacity(payloads.iter().map(|p| HEADER + p.len()).sum());
         for payload in payloads {
             if payload.len() > MAX_PAYLOAD {
@@ -70,8 +86,12 @@ impl PromiseLog {
                 Ok(())
             }
             Err(error) => {
-                self.file.set_len(self.len)?;
-                self.file.seek(SeekFrom::Start(self.len))?;
+                let undone = self
+                    .file
+                    .set_len(self.len)
+                    .and_then(|()| self.file.sync_data())
+                    .and_then(|()| self.file.seek(SeekFrom::Start(self.len)));
+                self.broken = undone.is_err();
                 Err(error)
             }
         }
@@ -80,10 +100,9 @@ impl PromiseLog {
     /// Empties the log: everything it held is in the database.
     pub(super) fn clear(&mut self) -> io::Result<()> {
         self.file.set_len(0)?;
-        self.file.seek(SeekFrom::Start(0))?;
-        self.file.sync_data()?;
         self.len = 0;
-        Ok(())
+        self.file.seek(SeekFrom::Start(0))?;
+        self.file.sync_data()
     }
 
     /// Its length in bytes.

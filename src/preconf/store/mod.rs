@@ -2,7 +2,7 @@
 //! restart (even a crash) a retried `preconf_confirm` finds the same promise and the slot's
 //! promised gas is counted again.
 //!
-//! A promise is first appended to a log ([`log`], `promises.log` beside the database) and
+//! A promise is first appended to a log (the `log` module; `<database>.log` beside it) and
 //! synced, by one writer thread that takes every promise waiting at that moment (group commit):
 //! one sequential write and one `fdatasync` for many confirms, all a confirm waits for. A
 //! second thread moves logged promises into the redb database every [`APPLY_EVERY`], many in
@@ -37,10 +37,10 @@ const BY_SLOT: TableDefinition<'_, (u64, [u8; 32]), ()> = TableDefinition::new("
 
 /// How often logged promises are moved into the database (and how long after a failed move
 /// it is tried again).
-pub const APPLY_EVERY: Duration = Duration::from_millis(50);
+const APPLY_EVERY: Duration = Duration::from_millis(50);
 /// The log's length (about 12,000 promises of one transaction) past which the database is made
 /// durable and the log emptied.
-pub const LOG_LIMIT: u64 = 4 << 20;
+const LOG_LIMIT: u64 = 4 << 20;
 
 /// A promise with what the sequencer needs to account for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +62,7 @@ pub enum PromiseStoreError {
     /// The log could not be read or written.
     #[error("promise log: {0}")]
     Log(#[from] std::io::Error),
-    /// The writer thread could not start, failed or stopped.
+    /// The writer threads could not start, a write failed or they stopped.
     #[error("promise writer: {0}")]
     Writer(String),
 }
@@ -93,12 +93,22 @@ impl PromiseStore {
     /// holds into the database, and starts the writer threads, which end when the last handle
     /// is dropped.
     pub fn open(path: &Path) -> Result<Self, PromiseStoreError> {
+        Self::open_with(path, APPLY_EVERY, LOG_LIMIT)
+    }
+
+    /// [`Self::open`], moving logged promises into the database every `apply_every` and
+    /// checkpointing past `log_limit` bytes of log.
+    fn open_with(
+        path: &Path,
+        apply_every: Duration,
+        log_limit: u64,
+    ) -> Result<Self, PromiseStoreError> {
         let db = Arc::new(Database::create(path)?);
         let txn = db.begin_write()?;
         txn.open_table(PROMISES)?;
         txn.open_table(BY_SLOT)?;
         txn.commit()?;
-        let (mut log, replayed) = PromiseLog::open(&path.with_extension("log"))?;
+        let (mut log, replayed) = PromiseLog::open(&log_path(path))?;
         let replayed = replayed
             .iter()
             .map(|payload| decode::<PromiseRecord>("promise", payload))
@@ -118,12 +128,14 @@ impl PromiseStore {
         let (apply_db, apply_logged) = (db.clone(), logged.clone());
         spawn(
             "promise-store",
-            Box::new(move || apply_logged_records(&apply_db, &apply_logged, &woken)),
+            Box::new(move || apply_logged_records(&apply_db, &apply_logged, &woken, apply_every)),
         )?;
         let (append_db, append_logged) = (db.clone(), logged.clone());
         spawn(
             "promise-log",
-            Box::new(move || append_batches(&append_db, log, &append_logged, batches, &wake)),
+            Box::new(move || {
+                append_batches(&append_db, (log, log_limit), &append_logged, batches, &wake)
+            }),
         )?;
         Ok(Self { db, logged, writer })
     }
@@ -189,27 +201,21 @@ impl PromiseStore {
 
 /// The log's writer thread: takes every batch waiting, appends them to the log in one write
 /// and one sync, keeps them in memory for reads, answers all, and wakes the thread that moves
-/// them into the database. A log that cannot be written refuses every later batch.
+/// them into the database.
 fn append_batches(
     db: &Database,
-    mut log: PromiseLog,
+    (mut log, log_limit): (PromiseLog, u64),
     logged: &SharedLogged,
     mut batches: mpsc::UnboundedReceiver<Batch>,
     wake: &sync_mpsc::Sender<()>,
 ) {
-    let mut broken: Option<String> = None;
     while let Some(first) = batches.blocking_recv() {
         let mut waiting = vec![first];
         while let Ok(more) = batches.try_recv() {
             waiting.push(more);
         }
-        let result = match &broken {
-            Some(why) => Err(why.clone()),
-            None => append(db, &mut log, logged, waiting.iter().flat_map(|(records, _)| records)),
-        };
-        if let Err(why) = &result {
-            broken.get_or_insert_with(|| why.clone());
-        }
+        let records = waiting.iter().flat_map(|(records, _)| records);
+        let result = append(db, (&mut log, log_limit), logged, records);
         for (_, done) in waiting {
             let _ = done.send(result.clone().map_err(PromiseStoreError::Writer));
         }
@@ -217,16 +223,15 @@ fn append_batches(
     }
 }
 
-/// Appends `records` to the log (after a checkpoint, if it is past [`LOG_LIMIT`]) and keeps
-/// them in memory until they are moved into the database. An error means the log is unusable:
-/// a failed append that could not be undone.
+/// Appends `records` to the log (after a checkpoint, if it is past `log_limit`) and keeps them
+/// in memory until they are moved into the database. On error none of them is stored.
 fn append<'a>(
     db: &Database,
-    log: &mut PromiseLog,
+    (log, log_limit): (&mut PromiseLog, u64),
     logged: &SharedLogged,
     records: impl Iterator<Item = &'a PromiseRecord> + Clone,
 ) -> Result<(), String> {
-    if log.len() > LOG_LIMIT {
+    if log.len() > log_limit {
         checkpoint(db, log, logged);
     }
     let payloads = records
@@ -260,24 +265,36 @@ fn checkpoint(db: &Database, log: &mut PromiseLog, logged: &SharedLogged) {
     }
 }
 
-/// The thread that moves logged promises into the database: every [`APPLY_EVERY`] while
+/// The thread that moves logged promises into the database: every `apply_every` while
 /// promises arrive, all of them in one transaction without a sync, dropped from memory once
 /// committed. Once the log's writer stops, it moves what is left in a synced commit and ends.
-fn apply_logged_records(db: &Database, logged: &SharedLogged, woken: &sync_mpsc::Receiver<()>) {
+fn apply_logged_records(
+    db: &Database,
+    logged: &SharedLogged,
+    woken: &sync_mpsc::Receiver<()>,
+    apply_every: Duration,
+) {
     let mut failing = false;
     loop {
-        let stopped = if failing {
+        // Wait for promises (or, after a failed move, at most `apply_every`), then
+        // `apply_every` more for others to join them; stop at once when the writer does.
+        let mut stopped = if failing {
             matches!(
-                woken.recv_timeout(APPLY_EVERY),
+                woken.recv_timeout(apply_every),
                 Err(sync_mpsc::RecvTimeoutError::Disconnected)
             )
         } else {
             woken.recv().is_err()
         };
-        if !stopped {
-            std::thread::sleep(APPLY_EVERY);
+        let deadline = std::time::Instant::now() + apply_every;
+        while !stopped {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match woken.recv_timeout(left) {
+                Ok(()) => {}
+                Err(sync_mpsc::RecvTimeoutError::Timeout) => break,
+                Err(sync_mpsc::RecvTimeoutError::Disconnected) => stopped = true,
+            }
         }
-        while woken.try_recv().is_ok() {}
         let records: Vec<PromiseRecord> = {
             let logged = logged.read().unwrap_or_else(PoisonError::into_inner);
             logged.records.values().cloned().collect()
@@ -306,6 +323,13 @@ fn apply_logged_records(db: &Database, logged: &SharedLogged, woken: &sync_mpsc:
             return;
         }
     }
+}
+
+/// The log of the database at `path`: its name with `.log` added.
+fn log_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".log");
+    name.into()
 }
 
 /// Writes `records` to the database in one transaction; `Durability::None` leaves it to a later
@@ -377,12 +401,19 @@ mod tests {
         assert_eq!(store.get(B256::repeat_byte(9)).unwrap(), None);
     }
 
-    /// Opens the store at `path`, waiting for the threads of an earlier handle to let go.
+    /// Opens the store at `path`, waiting (up to 5 s) for the threads of an earlier handle to
+    /// let go of the database.
     async fn reopen(path: &Path) -> PromiseStore {
+        let mut tries = 0;
         loop {
             match PromiseStore::open(path) {
                 Ok(store) => break store,
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                Err(error) if tries < 500 => {
+                    assert!(error.to_string().contains("already open"), "{error}");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(error) => panic!("{error}"),
             }
         }
     }
@@ -394,20 +425,48 @@ mod tests {
     #[tokio::test]
     async fn a_promise_is_read_back_before_and_after_it_is_moved_into_the_database() {
         let dir = tempfile::tempdir().unwrap();
-        let store = PromiseStore::open(&dir.path().join("promises.redb")).unwrap();
+        let path = dir.path().join("promises.redb");
+        // Moved only when the store closes.
+        let store = PromiseStore::open_with(&path, Duration::from_secs(3600), LOG_LIMIT).unwrap();
         let one = record(1, 5);
         store.insert(vec![one.clone(), record(2, 7)]).await.unwrap();
         assert_eq!(in_memory(&store), 2, "logged, not yet moved");
-        assert_eq!(store.get(B256::repeat_byte(1)).unwrap(), Some(one));
-        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 1);
+        assert_eq!(store.get(B256::repeat_byte(1)).unwrap(), Some(one.clone()));
+        assert_eq!(store.by_slot(Slot(5)).unwrap(), vec![one.clone()]);
         assert_eq!(store.from_slot(Slot(0)).unwrap().len(), 2);
+        drop(store);
 
-        while in_memory(&store) > 0 {
+        let store = reopen(&path).await;
+        assert_eq!(in_memory(&store), 0);
+        assert_eq!(std::fs::metadata(log_path(&path)).unwrap().len(), 0, "moved, then emptied");
+        assert_eq!(store.get(B256::repeat_byte(1)).unwrap(), Some(one.clone()));
+        assert_eq!(store.by_slot(Slot(5)).unwrap(), vec![one]);
+
+        // With the default interval, promises leave memory while the store is open.
+        store.insert(vec![record(3, 5)]).await.unwrap();
+        for _ in 0..100 {
+            if in_memory(&store) == 0 {
+                break;
+            }
             tokio::time::sleep(APPLY_EVERY).await;
         }
-        assert_eq!(store.get(B256::repeat_byte(2)).unwrap().unwrap().promise.slot, Slot(7));
-        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 1);
-        assert_eq!(store.from_slot(Slot(0)).unwrap().len(), 2);
+        assert_eq!(in_memory(&store), 0, "moved within 100 intervals");
+        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 2);
+        assert_eq!(store.from_slot(Slot(0)).unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_long_log_is_checkpointed_and_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("promises.redb");
+        // Every append past the first finds the log over its limit.
+        let store = PromiseStore::open_with(&path, Duration::from_secs(3600), 1).unwrap();
+        for lock in 1..=3 {
+            store.insert(vec![record(lock, 5)]).await.unwrap();
+        }
+        let one = encode("promise", &record(3, 5)).unwrap().len() as u64;
+        assert_eq!(std::fs::metadata(log_path(&path)).unwrap().len(), 12 + one, "the last one");
+        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 3);
     }
 
     #[tokio::test]
@@ -417,7 +476,7 @@ mod tests {
         drop(reopen(&path).await);
         // A crash after the log's sync, before the move: the promises are in the log only.
         let logged = [record(1, 5), record(2, 6)];
-        let (mut log, _) = PromiseLog::open(&path.with_extension("log")).unwrap();
+        let (mut log, _) = PromiseLog::open(&log_path(&path)).unwrap();
         let payloads: Vec<_> = logged.iter().map(|r| encode("promise", r).unwrap()).collect();
         log.append(&payloads).unwrap();
         drop(log);
@@ -425,6 +484,6 @@ mod tests {
         let store = reopen(&path).await;
         assert_eq!(in_memory(&store), 0, "in the database, not in memory");
         assert_eq!(store.from_slot(Slot(0)).unwrap(), logged.to_vec());
-        assert_eq!(std::fs::metadata(path.with_extension("log")).unwrap().len(), 0);
+        assert_eq!(std::fs::metadata(log_path(&path)).unwrap().len(), 0);
     }
 }
