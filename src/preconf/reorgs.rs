@@ -11,7 +11,7 @@
 //! does whenever nothing is followed. The lookahead ends its subscriptions when it replaces its
 //! state without a notification (a reload after a failed write), and the watch pings the
 //! WebSocket, so a connection that died silently is a lost subscription within twice
-//! [`SILENCE_LIMIT`].
+//! its silence limit (15 s).
 //!
 //! What a confirm sees is the lookahead's view as far as its notifications have arrived: a
 //! reorg the lookahead applied a moment before the confirm and whose notification is still on

@@ -5,10 +5,10 @@
 //! A promise is first appended to a log (the `log` module; `<database>.log` beside it) and
 //! synced, by one writer thread that takes every promise waiting at that moment (group commit):
 //! one sequential write and one `fdatasync` for many confirms, all a confirm waits for. A
-//! second thread moves logged promises into the redb database every [`APPLY_EVERY`], many in
+//! second thread moves logged promises into the redb database every 50 ms, many in
 //! one transaction and without a sync of its own (a durable redb commit rewrites and syncs a
 //! dozen pages: far too costly per confirm, and its sync would hold up the log's). Until moved,
-//! reads find them in memory. Once the log is longer than [`LOG_LIMIT`], its writer makes the
+//! reads find them in memory. Once the log is longer than 4 MiB, its writer makes the
 //! database durable (a checkpoint: one synced commit, which also persists every earlier one)
 //! and empties it. Opening moves what the log holds into the database: the commits made since
 //! the last checkpoint are lost with a crash, the log is not.
