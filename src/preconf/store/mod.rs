@@ -209,13 +209,14 @@ fn append_batches(
     mut batches: mpsc::UnboundedReceiver<Batch>,
     wake: &sync_mpsc::Sender<()>,
 ) {
+    let mut checkpoint_at = log_limit;
     while let Some(first) = batches.blocking_recv() {
         let mut waiting = vec![first];
         while let Ok(more) = batches.try_recv() {
             waiting.push(more);
         }
         let records = waiting.iter().flat_map(|(records, _)| records);
-        let result = append(db, (&mut log, log_limit), logged, records);
+        let result = append(db, (&mut log, &mut checkpoint_at, log_limit), logged, records);
         for (_, done) in waiting {
             let _ = done.send(result.clone().map_err(PromiseStoreError::Writer));
         }
@@ -223,16 +224,23 @@ fn append_batches(
     }
 }
 
-/// Appends `records` to the log (after a checkpoint, if it is past `log_limit`) and keeps them
-/// in memory until they are moved into the database. On error none of them is stored.
+/// Appends `records` to the log (after a checkpoint, if it is past `checkpoint_at`) and keeps
+/// them in memory until they are moved into the database. On error none of them is stored. A
+/// failed checkpoint is tried again once the log has grown by another `log_limit`.
 fn append<'a>(
     db: &Database,
-    (log, log_limit): (&mut PromiseLog, u64),
+    (log, checkpoint_at, log_limit): (&mut PromiseLog, &mut u64, u64),
     logged: &SharedLogged,
     records: impl Iterator<Item = &'a PromiseRecord> + Clone,
 ) -> Result<(), String> {
-    if log.len() > log_limit {
-        checkpoint(db, log, logged);
+    if log.len() > *checkpoint_at {
+        *checkpoint_at = match checkpoint(db, log, logged) {
+            Ok(()) => log_limit,
+            Err(error) => {
+                warn!(%error, "promise log checkpoint failed; the log is kept until the next try");
+                log.len().saturating_add(log_limit)
+            }
+        };
     }
     let payloads = records
         .clone()
@@ -251,18 +259,14 @@ fn append<'a>(
 
 /// Makes everything the log holds durable in the database, then empties the log: the promises
 /// not yet moved are written in one synced commit, which persists every earlier one too. On
-/// failure the log is kept (and grows) until the next try.
-fn checkpoint(db: &Database, log: &mut PromiseLog, logged: &SharedLogged) {
+/// failure the log is kept whole.
+fn checkpoint(db: &Database, log: &mut PromiseLog, logged: &SharedLogged) -> Result<(), String> {
     let unmoved: Vec<PromiseRecord> = {
         let logged = logged.read().unwrap_or_else(PoisonError::into_inner);
         logged.records.values().cloned().collect()
     };
-    let done = write(db, unmoved.iter(), Durability::Immediate)
-        .map_err(|error| error.to_string())
-        .and_then(|()| log.clear().map_err(|error| error.to_string()));
-    if let Err(error) = done {
-        warn!(%error, "promise log checkpoint failed; the log is kept");
-    }
+    write(db, unmoved.iter(), Durability::Immediate).map_err(|error| error.to_string())?;
+    log.clear().map_err(|error| format!("emptying the log: {error}"))
 }
 
 /// The thread that moves logged promises into the database: every `apply_every` while
