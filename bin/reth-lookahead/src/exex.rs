@@ -10,8 +10,6 @@
 use alloy_eips::BlockNumHash;
 use eyre::WrapErr;
 use futures::TryStreamExt;
-use std::time::Duration;
-use tracing::warn;
 use reth_ethereum::{
     exex::{ExExContext, ExExEvent, ExExHead, ExExNotification},
     node::api::{FullNodeComponents, NodePrimitives, NodeTypes},
@@ -23,6 +21,8 @@ use sequencer_lookahead::{
     service::shared::{SharedEngine, SharedError},
 };
 use std::sync::Arc;
+use std::time::Duration;
+use tracing::warn;
 
 /// Runs the lookahead engine on the node's canonical chain; never returns `Ok` (an ExEx runs
 /// for the node's lifetime).
@@ -90,7 +90,8 @@ async fn apply_durably(
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
             Err(SharedError::Engine(error)) => {
-                return Err(error).wrap_err("while applying a notification to the lookahead engine");
+                return Err(error)
+                    .wrap_err("while applying a notification to the lookahead engine");
             }
         }
     }
@@ -343,7 +344,10 @@ mod tests {
         let early = tokio::time::timeout(Duration::from_millis(800), handle.events_rx.recv()).await;
         assert!(early.is_err(), "nothing is acknowledged while the commit fails: {early:?}");
         assert!(faults.injected() > 0);
-        assert!(shared.is_stale(), "while the database fails even to reopen, the engine says stale");
+        assert!(
+            shared.is_stale(),
+            "while the database fails even to reopen, the engine says stale"
+        );
 
         faults.heal();
         finished(&mut handle, a[3].reth.num_hash()).await;
