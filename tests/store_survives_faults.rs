@@ -3,7 +3,8 @@
 //! failing at random points (as a full disk does). After every failed commit the engine holds
 //! exactly the from-scratch state at the last acknowledged head — memory was reloaded from
 //! disk, nothing half-written survives, and subscribers are told of the reload — and the same
-//! input, sent again once the disk heals, applies. A restart from the file gives the same state. At least 200 faults are injected.
+//! input, sent again once the disk heals, applies. A restart from the file gives the same
+//! state. At least 200 faults are injected.
 
 mod common;
 

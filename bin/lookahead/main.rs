@@ -19,12 +19,12 @@ mod upstream;
 mod watch;
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 
 /// jemalloc, as Reth uses: the servers allocate and free request bodies, JSON values and
 /// promises on every call, from several threads, where glibc's allocator spends more.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use std::io::IsTerminal;
 
 #[derive(Debug, Parser)]
 #[command(name = "lookahead", version, about, long_about = None)]

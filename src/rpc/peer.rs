@@ -327,10 +327,8 @@ where
         // ready, so a clone is as ready as the service.
         let mut inner = self.inner.clone();
         Box::pin(async move {
-            let serving = match in_line {
-                true => Some(Arc::clone(&share.running).acquire_owned().await),
-                false => None,
-            };
+            let serving =
+                if in_line { Some(Arc::clone(&share.running).acquire_owned().await) } else { None };
             let response = inner.call(request).await;
             drop((serving, share));
             response

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashMap},
     path::Path,
-    sync::{Arc, PoisonError, RwLock, mpsc as sync_mpsc},
+    sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc as sync_mpsc},
     time::Duration,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -78,13 +78,44 @@ struct Logged {
     slots: HashMap<LockId, u64>,
 }
 
-type SharedLogged = Arc<RwLock<Logged>>;
+impl Logged {
+    fn insert(&mut self, record: &PromiseRecord) {
+        let slot = record.promise.slot.0;
+        self.slots.insert(record.lock_id, slot);
+        self.records.insert((slot, record.lock_id), record.clone());
+    }
+
+    fn remove(&mut self, record: &PromiseRecord) {
+        self.slots.remove(&record.lock_id);
+        self.records.remove(&(record.promise.slot.0, record.lock_id));
+    }
+}
+
+/// [`Logged`], shared by the store's handles and its two threads.
+#[derive(Debug, Default)]
+struct SharedLogged(RwLock<Logged>);
+
+impl SharedLogged {
+    /// Reads it: a panic elsewhere while it was held leaves whole maps, so poisoning is ignored.
+    fn read(&self) -> RwLockReadGuard<'_, Logged> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Logged> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every promise not yet moved.
+    fn unmoved(&self) -> Vec<PromiseRecord> {
+        self.read().records.values().cloned().collect()
+    }
+}
 
 /// The promise database.
 #[derive(Clone, Debug)]
 pub struct PromiseStore {
     db: Arc<Database>,
-    logged: SharedLogged,
+    logged: Arc<SharedLogged>,
     writer: mpsc::UnboundedSender<Batch>,
 }
 
@@ -116,27 +147,21 @@ impl PromiseStore {
         write(&db, replayed.iter(), Durability::Immediate)?;
         log.clear()?;
 
-        let logged = SharedLogged::default();
+        let logged = Arc::<SharedLogged>::default();
         let (writer, batches) = mpsc::unbounded_channel();
         let (wake, woken) = sync_mpsc::channel();
-        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(run)
-                .map_err(|error| PromiseStoreError::Writer(format!("starting its thread: {error}")))
+        let (mover_db, mover_logged) = (db.clone(), logged.clone());
+        spawn("promise-store", move || {
+            move_logged_records(&mover_db, &mover_logged, &woken, apply_every);
+        })?;
+        let log_writer = LogWriter {
+            db: db.clone(),
+            log,
+            logged: logged.clone(),
+            log_limit,
+            checkpoint_at: log_limit,
         };
-        let (apply_db, apply_logged) = (db.clone(), logged.clone());
-        spawn(
-            "promise-store",
-            Box::new(move || apply_logged_records(&apply_db, &apply_logged, &woken, apply_every)),
-        )?;
-        let (append_db, append_logged) = (db.clone(), logged.clone());
-        spawn(
-            "promise-log",
-            Box::new(move || {
-                append_batches(&append_db, (log, log_limit), &append_logged, batches, &wake)
-            }),
-        )?;
+        spawn("promise-log", move || log_writer.run(batches, &wake))?;
         Ok(Self { db, logged, writer })
     }
 
@@ -153,7 +178,7 @@ impl PromiseStore {
         // The log first: a promise leaves it only once it is in the database, so one missed
         // here is found there.
         {
-            let logged = self.logged.read().unwrap_or_else(PoisonError::into_inner);
+            let logged = self.logged.read();
             if let Some(slot) = logged.slots.get(&lock_id) {
                 return Ok(logged.records.get(&(*slot, lock_id)).cloned());
             }
@@ -178,7 +203,7 @@ impl PromiseStore {
         let bounds = (from.0, LockId::ZERO)..(to.0, LockId::ZERO);
         // The log first, as in `get`.
         let mut records: BTreeMap<(u64, LockId), PromiseRecord> = {
-            let logged = self.logged.read().unwrap_or_else(PoisonError::into_inner);
+            let logged = self.logged.read();
             logged.records.range(bounds).map(|(key, record)| (*key, record.clone())).collect()
         };
         let txn = self.db.begin_read()?;
@@ -199,80 +224,86 @@ impl PromiseStore {
     }
 }
 
-/// The log's writer thread: takes every batch waiting, appends them to the log in one write
-/// and one sync, keeps them in memory for reads, answers all, and wakes the thread that moves
-/// them into the database.
-fn append_batches(
-    db: &Database,
-    (mut log, log_limit): (PromiseLog, u64),
-    logged: &SharedLogged,
-    mut batches: mpsc::UnboundedReceiver<Batch>,
-    wake: &sync_mpsc::Sender<()>,
-) {
-    let mut checkpoint_at = log_limit;
-    while let Some(first) = batches.blocking_recv() {
-        let mut waiting = vec![first];
-        while let Ok(more) = batches.try_recv() {
-            waiting.push(more);
-        }
-        let records = waiting.iter().flat_map(|(records, _)| records);
-        let result = append(db, (&mut log, &mut checkpoint_at, log_limit), logged, records);
-        for (_, done) in waiting {
-            let _ = done.send(result.clone().map_err(PromiseStoreError::Writer));
-        }
-        let _ = wake.send(());
-    }
+/// Starts a thread named `name` running `run`.
+fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<(), PromiseStoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(run)
+        .map(drop)
+        .map_err(|error| PromiseStoreError::Writer(format!("starting its thread: {error}")))
 }
 
-/// Appends `records` to the log (after a checkpoint, if it is past `checkpoint_at`) and keeps
-/// them in memory until they are moved into the database. On error none of them is stored. A
-/// failed checkpoint is tried again once the log has grown by another `log_limit`.
-fn append<'a>(
-    db: &Database,
-    (log, checkpoint_at, log_limit): (&mut PromiseLog, &mut u64, u64),
-    logged: &SharedLogged,
-    records: impl Iterator<Item = &'a PromiseRecord> + Clone,
-) -> Result<(), String> {
-    if log.len() > *checkpoint_at {
-        *checkpoint_at = match checkpoint(db, log, logged) {
-            Ok(()) => log_limit,
-            Err(error) => {
-                warn!(%error, "promise log checkpoint failed; the log is kept until the next try");
-                log.len().saturating_add(log_limit)
+/// The log's writer thread.
+struct LogWriter {
+    db: Arc<Database>,
+    log: PromiseLog,
+    logged: Arc<SharedLogged>,
+    /// The log's length past which it is checkpointed.
+    log_limit: u64,
+    /// Where the next checkpoint is due: `log_limit`, or further after a failed one.
+    checkpoint_at: u64,
+}
+
+impl LogWriter {
+    /// Takes every batch waiting, appends them to the log in one write and one sync, keeps
+    /// them in memory for reads, answers all, and wakes the thread that moves them into the
+    /// database; until the store's last handle is dropped.
+    fn run(mut self, mut batches: mpsc::UnboundedReceiver<Batch>, wake: &sync_mpsc::Sender<()>) {
+        while let Some(first) = batches.blocking_recv() {
+            let mut waiting = vec![first];
+            while let Ok(more) = batches.try_recv() {
+                waiting.push(more);
             }
-        };
+            let result = self.append(waiting.iter().flat_map(|(records, _)| records));
+            for (_, done) in waiting {
+                let _ = done.send(result.clone().map_err(PromiseStoreError::Writer));
+            }
+            let _ = wake.send(());
+        }
     }
-    let payloads = records
-        .clone()
-        .map(|record| encode("promise", record))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| error.to_string())?;
-    log.append(&payloads).map_err(|error| format!("appending: {error}"))?;
-    let mut logged = logged.write().unwrap_or_else(PoisonError::into_inner);
-    for record in records {
-        let slot = record.promise.slot.0;
-        logged.slots.insert(record.lock_id, slot);
-        logged.records.insert((slot, record.lock_id), record.clone());
-    }
-    Ok(())
-}
 
-/// Makes everything the log holds durable in the database, then empties the log: the promises
-/// not yet moved are written in one synced commit, which persists every earlier one too. On
-/// failure the log is kept whole.
-fn checkpoint(db: &Database, log: &mut PromiseLog, logged: &SharedLogged) -> Result<(), String> {
-    let unmoved: Vec<PromiseRecord> = {
-        let logged = logged.read().unwrap_or_else(PoisonError::into_inner);
-        logged.records.values().cloned().collect()
-    };
-    write(db, unmoved.iter(), Durability::Immediate).map_err(|error| error.to_string())?;
-    log.clear().map_err(|error| format!("emptying the log: {error}"))
+    /// Appends `records` to the log (after a checkpoint, if one is due) and keeps them in
+    /// memory until they are moved into the database. On error none of them is stored. A
+    /// failed checkpoint is tried again once the log has grown by another `log_limit`.
+    fn append<'a>(
+        &mut self,
+        records: impl Iterator<Item = &'a PromiseRecord> + Clone,
+    ) -> Result<(), String> {
+        if self.log.len() > self.checkpoint_at {
+            self.checkpoint_at = match self.checkpoint() {
+                Ok(()) => self.log_limit,
+                Err(error) => {
+                    warn!(%error, "promise log checkpoint failed; the log is kept until the next try");
+                    self.log.len().saturating_add(self.log_limit)
+                }
+            };
+        }
+        let payloads = records
+            .clone()
+            .map(|record| encode("promise", record))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| error.to_string())?;
+        self.log.append(&payloads).map_err(|error| format!("appending: {error}"))?;
+        let mut logged = self.logged.write();
+        records.for_each(|record| logged.insert(record));
+        Ok(())
+    }
+
+    /// Makes everything the log holds durable in the database, then empties the log: the
+    /// promises not yet moved are written in one synced commit, which persists every earlier
+    /// one too. On failure the log is kept whole.
+    fn checkpoint(&mut self) -> Result<(), String> {
+        let unmoved = self.logged.unmoved();
+        write(&self.db, unmoved.iter(), Durability::Immediate)
+            .map_err(|error| error.to_string())?;
+        self.log.clear().map_err(|error| format!("emptying the log: {error}"))
+    }
 }
 
 /// The thread that moves logged promises into the database: every `apply_every` while
 /// promises arrive, all of them in one transaction without a sync, dropped from memory once
 /// committed. Once the log's writer stops, it moves what is left in a synced commit and ends.
-fn apply_logged_records(
+fn move_logged_records(
     db: &Database,
     logged: &SharedLogged,
     woken: &sync_mpsc::Receiver<()>,
@@ -299,19 +330,13 @@ fn apply_logged_records(
                 Err(sync_mpsc::RecvTimeoutError::Disconnected) => stopped = true,
             }
         }
-        let records: Vec<PromiseRecord> = {
-            let logged = logged.read().unwrap_or_else(PoisonError::into_inner);
-            logged.records.values().cloned().collect()
-        };
+        let records = logged.unmoved();
         let durability = if stopped { Durability::Immediate } else { Durability::None };
         match write(db, records.iter(), durability) {
             Ok(()) => {
                 failing = false;
-                let mut logged = logged.write().unwrap_or_else(PoisonError::into_inner);
-                for record in &records {
-                    logged.slots.remove(&record.lock_id);
-                    logged.records.remove(&(record.promise.slot.0, record.lock_id));
-                }
+                let mut logged = logged.write();
+                records.iter().for_each(|record| logged.remove(record));
             }
             Err(e) if stopped => {
                 error!(error = %e, "logged promises could not be moved into the database; the log keeps them for the next start");
@@ -423,7 +448,7 @@ mod tests {
     }
 
     fn in_memory(store: &PromiseStore) -> usize {
-        store.logged.read().unwrap().records.len()
+        store.logged.read().records.len()
     }
 
     #[tokio::test]
