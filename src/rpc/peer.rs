@@ -134,6 +134,11 @@ pub fn accept_with_peers<S, F>(
                 },
                 () = stop.clone().shutdown() => break,
             };
+            // As jsonrpsee's own accept loop does: a response is sent as soon as it is written,
+            // not held back by Nagle's algorithm until the client acknowledges earlier data.
+            if let Err(error) = socket.set_nodelay(true) {
+                debug!(target: "lookahead::rpc", %error, "cannot set TCP_NODELAY");
+            }
             let peer = Peer(remote.ip());
             let Some(share) = held.take(peer.0, Kind::Socket) else {
                 debug!(target: "lookahead::rpc", peer = %peer.0, "connection refused: the address holds its share");

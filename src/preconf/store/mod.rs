@@ -2,16 +2,22 @@
 //! restart (even a crash) a retried `preconf_confirm` finds the same promise and the slot's
 //! promised gas is counted again.
 //!
-//! A promise is first appended to a log (the `log` module; `<database>.log` beside it) and
-//! synced, by one writer thread that takes every promise waiting at that moment (group commit):
-//! one sequential write and one `fdatasync` for many confirms, all a confirm waits for. A
-//! second thread moves logged promises into the redb database every 50 ms, many in
-//! one transaction and without a sync of its own (a durable redb commit rewrites and syncs a
+//! A promise is first appended to a log segment (the `log` module; `<database>.log.0` and
+//! `.log.1` beside it) and synced, by one writer thread that takes every promise waiting at that
+//! moment (group commit): one small write and one `fdatasync` for many confirms, all a confirm
+//! waits for. A second thread moves logged promises into the redb database every 50 ms, many
+//! in one transaction and without a sync of its own (a durable redb commit rewrites and syncs a
 //! dozen pages: far too costly per confirm, and its sync would hold up the log's). Until moved,
-//! reads find them in memory. Once the log is longer than 4 MiB, its writer makes the
-//! database durable (a checkpoint: one synced commit, which also persists every earlier one)
-//! and empties it. Opening moves what the log holds into the database: the commits made since
-//! the last checkpoint are lost with a crash, the log is not.
+//! reads find them in memory.
+//!
+//! Once the segment being written holds more than 4 MiB, the writer goes on in the other one
+//! and hands the full one to the mover, which makes the database durable (a checkpoint: one
+//! synced commit, which also persists every earlier one) and then empties the segment for the
+//! writer's next turn. A confirm thus never waits for a checkpoint (tens of milliseconds; its
+//! sync still shares the disk with the log's), unless the other segment fills before the mover
+//! has emptied it: then the writer checkpoints itself. Opening moves what both segments hold
+//! into the database and empties them: the commits made since the last checkpoint are lost
+//! with a crash, the log is not.
 
 mod log;
 
@@ -20,14 +26,14 @@ use crate::{
     core::primitives::Slot,
     store::{DbError, decode, encode, from_redb_errors},
 };
-use log::PromiseLog;
+use log::LogSegment;
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::{BTreeMap, HashMap},
     path::Path,
     sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, mpsc as sync_mpsc},
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
@@ -38,9 +44,12 @@ const BY_SLOT: TableDefinition<'_, (u64, [u8; 32]), ()> = TableDefinition::new("
 /// How often logged promises are moved into the database (and how long after a failed move
 /// it is tried again).
 const APPLY_EVERY: Duration = Duration::from_millis(50);
-/// The log's length (about 12,000 promises of one transaction) past which the database is made
-/// durable and the log emptied.
+/// The length of a log segment (about 12,000 promises of one transaction) past which the writer
+/// goes on in the other one and the database is made durable.
 const LOG_LIMIT: u64 = 4 << 20;
+/// What a segment is written to beyond [`LOG_LIMIT`] when it is created: room for the batch
+/// that crosses the limit.
+const LOG_SLACK: u64 = 256 << 10;
 
 /// A promise with what the sequencer needs to account for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,29 +148,52 @@ impl PromiseStore {
         txn.open_table(PROMISES)?;
         txn.open_table(BY_SLOT)?;
         txn.commit()?;
-        let (mut log, replayed) = PromiseLog::open(&log_path(path))?;
-        let replayed = replayed
-            .iter()
-            .map(|payload| decode::<PromiseRecord>("promise", payload))
-            .collect::<Result<Vec<_>, _>>()?;
+        let capacity = log_limit.saturating_add(LOG_SLACK);
+        let mut segments = Vec::with_capacity(2);
+        let mut replayed = Vec::new();
+        for index in 0..2 {
+            let (segment, payloads) = LogSegment::open(&log_path(path, index), capacity)?;
+            for payload in payloads {
+                replayed.push(decode::<PromiseRecord>("promise", &payload)?);
+            }
+            segments.push(segment);
+        }
+        let legacy = log_path_before_segments(path);
+        let legacy_bytes = match std::fs::read(&legacy) {
+            Ok(bytes) => Some(bytes),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error.into()),
+        };
+        for payload in legacy_bytes.as_deref().map(log::legacy_records).unwrap_or_default() {
+            replayed.push(decode::<PromiseRecord>("promise", &payload)?);
+        }
         write(&db, replayed.iter(), Durability::Immediate)?;
-        log.clear()?;
+        // Emptied even when they hold no record: a record torn by a crash may lie behind the
+        // last whole one, and must not join those of a later run.
+        for segment in &mut segments {
+            segment.reset()?;
+        }
+        if legacy_bytes.is_some() {
+            std::fs::remove_file(&legacy)?;
+        }
+        let (spare, active) = (segments.pop().expect("two"), segments.pop().expect("two"));
 
         let logged = Arc::<SharedLogged>::default();
         let (writer, batches) = mpsc::unbounded_channel();
-        let (wake, woken) = sync_mpsc::channel();
-        let (mover_db, mover_logged) = (db.clone(), logged.clone());
-        spawn("promise-store", move || {
-            move_logged_records(&mover_db, &mover_logged, &woken, apply_every);
-        })?;
+        let (notes, notes_rx) = sync_mpsc::channel();
+        let (returned_tx, returned) = sync_mpsc::channel();
+        let mover = Mover { db: db.clone(), logged: logged.clone(), apply_every };
+        spawn("promise-store", move || mover.run(&notes_rx, &returned_tx))?;
         let log_writer = LogWriter {
             db: db.clone(),
-            log,
             logged: logged.clone(),
+            active,
+            spare: Some(spare),
+            returned,
             log_limit,
             checkpoint_at: log_limit,
         };
-        spawn("promise-log", move || log_writer.run(batches, &wake))?;
+        spawn("promise-log", move || log_writer.run(batches, &notes))?;
         Ok(Self { db, logged, writer })
     }
 
@@ -233,131 +265,203 @@ fn spawn(name: &str, run: impl FnOnce() + Send + 'static) -> Result<(), PromiseS
         .map_err(|error| PromiseStoreError::Writer(format!("starting its thread: {error}")))
 }
 
+/// What the log's writer tells the thread that moves promises into the database.
+enum Note {
+    /// More promises are logged.
+    Logged,
+    /// The writer has gone on in the other segment: this one is to be checkpointed, emptied
+    /// and handed back.
+    Full(LogSegment),
+}
+
 /// The log's writer thread.
 struct LogWriter {
+    /// The database, for the checkpoints the writer makes itself.
     db: Arc<Database>,
-    log: PromiseLog,
+    /// Promises logged and not yet moved.
     logged: Arc<SharedLogged>,
-    /// The log's length past which it is checkpointed.
+    /// The segment appended to.
+    active: LogSegment,
+    /// The other segment, empty, when the writer has it: otherwise the mover is checkpointing
+    /// it and hands it back through `returned`.
+    spare: Option<LogSegment>,
+    /// Where the mover hands the spare back.
+    returned: sync_mpsc::Receiver<LogSegment>,
+    /// A segment's length past which the writer goes on in the other one.
     log_limit: u64,
-    /// Where the next checkpoint is due: `log_limit`, or further after a failed one.
+    /// Where the active segment is due to be left: `log_limit`, or further after a failed
+    /// checkpoint of its own.
     checkpoint_at: u64,
 }
 
 impl LogWriter {
     /// Takes every batch waiting, appends them to the log in one write and one sync, keeps
-    /// them in memory for reads, answers all, and wakes the thread that moves them into the
+    /// them in memory for reads, answers all, and tells the thread that moves them into the
     /// database; until the store's last handle is dropped.
-    fn run(mut self, mut batches: mpsc::UnboundedReceiver<Batch>, wake: &sync_mpsc::Sender<()>) {
+    fn run(mut self, mut batches: mpsc::UnboundedReceiver<Batch>, mover: &sync_mpsc::Sender<Note>) {
         while let Some(first) = batches.blocking_recv() {
             let mut waiting = vec![first];
             while let Ok(more) = batches.try_recv() {
                 waiting.push(more);
             }
+            if self.active.len() > self.checkpoint_at || self.active.is_broken() {
+                self.make_room(mover);
+            }
             let result = self.append(waiting.iter().flat_map(|(records, _)| records));
             for (_, done) in waiting {
                 let _ = done.send(result.clone().map_err(PromiseStoreError::Writer));
             }
-            let _ = wake.send(());
+            let _ = mover.send(Note::Logged);
         }
     }
 
-    /// Appends `records` to the log (after a checkpoint, if one is due) and keeps them in
-    /// memory until they are moved into the database. On error none of them is stored. A
-    /// failed checkpoint is tried again once the log has grown by another `log_limit`.
+    /// Leaves the full (or broken) active segment: for the spare one, handing the full one to
+    /// the mover to checkpoint, or, while the mover still has the spare, by checkpointing and
+    /// emptying it here. A failed checkpoint is tried again once the segment has grown by
+    /// another `log_limit`, or with the next batch while the segment refuses appends.
+    fn make_room(&mut self, mover: &sync_mpsc::Sender<Note>) {
+        if let Some(spare) = self.spare.take().or_else(|| self.returned.try_recv().ok()) {
+            let full = std::mem::replace(&mut self.active, spare);
+            self.checkpoint_at = self.log_limit;
+            // The mover outlives the writer: it stops once this thread drops its sender.
+            let _ = mover.send(Note::Full(full));
+            return;
+        }
+        self.checkpoint_at = match self.checkpoint() {
+            Ok(()) => self.log_limit,
+            Err(error) => {
+                warn!(%error, "promise log checkpoint failed; the log is kept until the next try");
+                self.active.len().saturating_add(self.log_limit)
+            }
+        };
+    }
+
+    /// Appends `records` to the active segment and keeps them in memory until they are moved
+    /// into the database. On error none of them is stored.
     fn append<'a>(
         &mut self,
         records: impl Iterator<Item = &'a PromiseRecord> + Clone,
     ) -> Result<(), String> {
-        if self.log.len() > self.checkpoint_at {
-            self.checkpoint_at = match self.checkpoint() {
-                Ok(()) => self.log_limit,
-                Err(error) => {
-                    warn!(%error, "promise log checkpoint failed; the log is kept until the next try");
-                    self.log.len().saturating_add(self.log_limit)
-                }
-            };
-        }
         let payloads = records
             .clone()
             .map(|record| encode("promise", record))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| error.to_string())?;
-        self.log.append(&payloads).map_err(|error| format!("appending: {error}"))?;
+        self.active.append(&payloads).map_err(|error| format!("appending: {error}"))?;
         let mut logged = self.logged.write();
         records.for_each(|record| logged.insert(record));
         Ok(())
     }
 
-    /// Makes everything the log holds durable in the database, then empties the log: the
+    /// Makes everything the active segment holds durable in the database, then empties it: the
     /// promises not yet moved are written in one synced commit, which persists every earlier
-    /// one too. On failure the log is kept whole.
+    /// one too, and leave memory. If the commit fails the segment is kept whole; if emptying
+    /// it fails, it refuses appends until a later checkpoint empties it.
     fn checkpoint(&mut self) -> Result<(), String> {
         let unmoved = self.logged.unmoved();
         write(&self.db, unmoved.iter(), Durability::Immediate)
             .map_err(|error| error.to_string())?;
-        self.log.clear().map_err(|error| format!("emptying the log: {error}"))
+        {
+            let mut logged = self.logged.write();
+            unmoved.iter().for_each(|record| logged.remove(record));
+        }
+        self.active.reset().map_err(|error| format!("emptying the log: {error}"))
     }
 }
 
-/// The thread that moves logged promises into the database: every `apply_every` while
-/// promises arrive, all of them in one transaction without a sync, dropped from memory once
-/// committed. Once the log's writer stops, it moves what is left in a synced commit and ends.
-fn move_logged_records(
-    db: &Database,
-    logged: &SharedLogged,
-    woken: &sync_mpsc::Receiver<()>,
+/// The thread that moves logged promises into the database.
+struct Mover {
+    /// The database moved into.
+    db: Arc<Database>,
+    /// Promises logged and not yet moved.
+    logged: Arc<SharedLogged>,
+    /// How long promises are gathered before one move.
     apply_every: Duration,
-) {
-    let mut failing = false;
-    loop {
-        // Wait for promises (or, after a failed move, at most `apply_every`), then
-        // `apply_every` more for others to join them; stop at once when the writer does.
-        let mut stopped = if failing {
-            matches!(
-                woken.recv_timeout(apply_every),
-                Err(sync_mpsc::RecvTimeoutError::Disconnected)
-            )
-        } else {
-            woken.recv().is_err()
-        };
-        let deadline = std::time::Instant::now() + apply_every;
-        while !stopped {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match woken.recv_timeout(left) {
-                Ok(()) => {}
-                Err(sync_mpsc::RecvTimeoutError::Timeout) => break,
-                Err(sync_mpsc::RecvTimeoutError::Disconnected) => stopped = true,
-            }
-        }
-        let records = logged.unmoved();
-        let durability = if stopped { Durability::Immediate } else { Durability::None };
-        match write(db, records.iter(), durability) {
-            Ok(()) => {
-                failing = false;
-                let mut logged = logged.write();
-                records.iter().for_each(|record| logged.remove(record));
-            }
-            Err(e) if stopped => {
-                error!(error = %e, "logged promises could not be moved into the database; the log keeps them for the next start");
-            }
-            Err(e) => {
-                if !failing {
-                    warn!(error = %e, "logged promises could not be moved into the database; trying again");
+}
+
+impl Mover {
+    /// Every `apply_every` while promises arrive, moves all of them in one transaction without
+    /// a sync, dropping them from memory once committed; when the writer hands over a full
+    /// segment, makes that move a synced one (a checkpoint), empties the segment and hands it
+    /// back. Once the writer stops, moves what is left in a synced commit and ends.
+    fn run(self, notes: &sync_mpsc::Receiver<Note>, returned: &sync_mpsc::Sender<LogSegment>) {
+        let mut failing = false;
+        let mut full = None;
+        loop {
+            // Wait for promises (or, after a failed move, at most `apply_every`), then
+            // `apply_every` more for others to join them; stop at once when the writer does.
+            let mut stopped = false;
+            let first = if failing {
+                notes.recv_timeout(self.apply_every)
+            } else {
+                notes.recv().map_err(|_| sync_mpsc::RecvTimeoutError::Disconnected)
+            };
+            let deadline = Instant::now() + self.apply_every;
+            let mut next = first;
+            loop {
+                match next {
+                    Ok(Note::Logged) => {}
+                    Ok(Note::Full(segment)) => {
+                        debug_assert!(full.is_none(), "the writer has one spare segment");
+                        full = Some(segment);
+                    }
+                    Err(sync_mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(sync_mpsc::RecvTimeoutError::Disconnected) => {
+                        stopped = true;
+                        break;
+                    }
                 }
-                failing = true;
+                next = notes.recv_timeout(deadline.saturating_duration_since(Instant::now()));
             }
-        }
-        if stopped {
-            return;
+            let records = self.logged.unmoved();
+            let durability =
+                if stopped || full.is_some() { Durability::Immediate } else { Durability::None };
+            match write(&self.db, records.iter(), durability) {
+                Ok(()) => {
+                    failing = false;
+                    let mut logged = self.logged.write();
+                    records.iter().for_each(|record| logged.remove(record));
+                }
+                Err(e) if stopped => {
+                    error!(error = %e, "logged promises could not be moved into the database; the log keeps them for the next start");
+                }
+                Err(e) => {
+                    if !failing {
+                        warn!(error = %e, "logged promises could not be moved into the database; trying again");
+                    }
+                    failing = true;
+                }
+            }
+            if stopped {
+                return;
+            }
+            if !failing && let Some(mut segment) = full.take() {
+                match segment.reset() {
+                    Ok(()) => {
+                        let _ = returned.send(segment);
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "a checkpointed promise log segment could not be emptied; trying again");
+                        full = Some(segment);
+                        failing = true;
+                    }
+                }
+            }
         }
     }
 }
 
-/// The log of the database at `path`: its name with `.log` added.
-fn log_path(path: &Path) -> std::path::PathBuf {
+/// The promise log of the version before segments: the database's name with `.log` added.
+fn log_path_before_segments(path: &Path) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".log");
+    name.into()
+}
+
+/// Log segment `index` (0 or 1) of the database at `path`: its name with `.log.<index>` added.
+fn log_path(path: &Path, index: usize) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".log.{index}"));
     name.into()
 }
 
@@ -467,7 +571,7 @@ mod tests {
 
         let store = reopen(&path).await;
         assert_eq!(in_memory(&store), 0);
-        assert_eq!(std::fs::metadata(log_path(&path)).unwrap().len(), 0, "moved, then emptied");
+        assert_eq!(logged_records(&path), 0, "moved, then emptied");
         assert_eq!(store.get(B256::repeat_byte(1)).unwrap(), Some(one.clone()));
         assert_eq!(store.by_slot(Slot(5)).unwrap(), vec![one]);
 
@@ -484,18 +588,81 @@ mod tests {
         assert_eq!(store.from_slot(Slot(0)).unwrap().len(), 3);
     }
 
+    /// Promises the log segments of the database at `path` hold (read while it is closed).
+    fn logged_records(path: &Path) -> usize {
+        (0..2).map(|index| LogSegment::open(&log_path(path, index), 0).unwrap().1.len()).sum()
+    }
+
+    /// The bytes of records each log segment of the store at `path` holds.
+    fn segment_lengths(path: &Path) -> Vec<u64> {
+        (0..2).map(|index| LogSegment::open(&log_path(path, index), 0).unwrap().0.len()).collect()
+    }
+
     #[tokio::test]
-    async fn a_long_log_is_checkpointed_and_emptied() {
+    async fn a_full_segment_is_checkpointed_by_the_mover_while_the_writer_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("promises.redb");
-        // Every append past the first finds the log over its limit.
-        let store = PromiseStore::open_with(&path, Duration::from_secs(3600), 1).unwrap();
-        for lock in 1..=3 {
+        let one = encode("promise", &record(1, 5)).unwrap().len() as u64 + 12;
+        // A segment is left once it holds more than one record.
+        let store = PromiseStore::open_with(&path, Duration::from_millis(10), one).unwrap();
+        store.insert(vec![record(1, 5)]).await.unwrap();
+        store.insert(vec![record(2, 5)]).await.unwrap();
+        assert_eq!(segment_lengths(&path), vec![2 * one, 0]);
+        // The third goes to the other segment; the mover checkpoints and empties the first.
+        store.insert(vec![record(3, 5)]).await.unwrap();
+        let mut lengths = segment_lengths(&path);
+        for _ in 0..500 {
+            if lengths == vec![0, one] {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            lengths = segment_lengths(&path);
+        }
+        assert_eq!(lengths, vec![0, one], "the first emptied by the mover within 5 s");
+        for lock in 4..=6 {
             store.insert(vec![record(lock, 5)]).await.unwrap();
         }
-        let one = encode("promise", &record(3, 5)).unwrap().len() as u64;
-        assert_eq!(std::fs::metadata(log_path(&path)).unwrap().len(), 12 + one, "the last one");
-        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 3);
+        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 6);
+        drop(store);
+        let store = reopen(&path).await;
+        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 6);
+    }
+
+    #[tokio::test]
+    async fn the_writer_checkpoints_itself_while_the_mover_holds_the_other_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("promises.redb");
+        // The mover never runs before the store closes: it cannot hand the first segment back.
+        let store = PromiseStore::open_with(&path, Duration::from_secs(3600), 1).unwrap();
+        for lock in 1..=4 {
+            store.insert(vec![record(lock, 5)]).await.unwrap();
+        }
+        let one = encode("promise", &record(4, 5)).unwrap().len() as u64 + 12;
+        // 1 in the first; 2 in the second; 3 and then 4 in the second after checkpoints.
+        assert_eq!(segment_lengths(&path)[1], one, "the last one");
+        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 4);
+        drop(store);
+        let store = reopen(&path).await;
+        assert_eq!(store.by_slot(Slot(5)).unwrap().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_log_of_the_version_before_segments_is_moved_into_the_database_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("promises.redb");
+        let logged = [record(1, 5), record(2, 6)];
+        let mut bytes = Vec::new();
+        for record in &logged {
+            let payload = encode("promise", record).unwrap();
+            bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&alloy_primitives::keccak256(&payload)[..8]);
+            bytes.extend_from_slice(&payload);
+        }
+        std::fs::write(log_path_before_segments(&path), bytes).unwrap();
+
+        let store = reopen(&path).await;
+        assert_eq!(store.from_slot(Slot(0)).unwrap(), logged.to_vec());
+        assert!(!log_path_before_segments(&path).exists());
     }
 
     #[tokio::test]
@@ -503,16 +670,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("promises.redb");
         drop(reopen(&path).await);
-        // A crash after the log's sync, before the move: the promises are in the log only.
-        let logged = [record(1, 5), record(2, 6)];
-        let (mut log, _) = PromiseLog::open(&log_path(&path)).unwrap();
-        let payloads: Vec<_> = logged.iter().map(|r| encode("promise", r).unwrap()).collect();
-        log.append(&payloads).unwrap();
-        drop(log);
+        // A crash after the log's sync, before the move: the promises are in the log only, in
+        // both segments.
+        let logged = [record(1, 5), record(2, 6), record(3, 6)];
+        for (index, records) in [&logged[..1], &logged[1..]].into_iter().enumerate() {
+            let (mut log, _) = LogSegment::open(&log_path(&path, index), LOG_LIMIT).unwrap();
+            let payloads: Vec<_> = records.iter().map(|r| encode("promise", r).unwrap()).collect();
+            log.append(&payloads).unwrap();
+        }
 
         let store = reopen(&path).await;
         assert_eq!(in_memory(&store), 0, "in the database, not in memory");
         assert_eq!(store.from_slot(Slot(0)).unwrap(), logged.to_vec());
-        assert_eq!(std::fs::metadata(log_path(&path)).unwrap().len(), 0);
+        drop(store);
+        drop(reopen(&path).await);
+        assert_eq!(logged_records(&path), 0, "emptied once moved");
     }
 }
