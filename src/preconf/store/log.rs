@@ -86,7 +86,7 @@ impl LogSegment {
             warn!(
                 path = %path.display(),
                 kept = payloads.len(),
-                "the promise log has a damaged record followed by others; those after it are lost"
+                "the promise log has an unreadable record followed by readable ones (damage, or a write torn by power loss); those after it are dropped"
             );
         }
         Ok((Self { file, generation, end, broken: false }, payloads))
