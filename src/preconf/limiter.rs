@@ -133,6 +133,35 @@ impl ClientLimiter {
         Ok(Admitted { shared, client })
     }
 
+    /// Whether [`Self::admit_costing`] would admit a request of `client` costing `cost` at
+    /// `now`, taking nothing: a server refuses with it, before any work, a request whose cost
+    /// it can tell up front and that the client could not pay for afterwards anyway. Tracks no
+    /// new client.
+    pub fn affords(
+        shared: &Mutex<Self>,
+        client: IpAddr,
+        now: Instant,
+        cost: u32,
+    ) -> Result<(), Refusal> {
+        let mut limiter = shared.lock().expect("not poisoned");
+        let limits = limiter.limits;
+        let Some(state) = limiter.clients.get_mut(&client) else {
+            return if cost <= limits.burst {
+                Ok(())
+            } else {
+                Err(Refusal::Rate(client, limits.per_second))
+            };
+        };
+        refill(state, limits, now);
+        if state.in_flight >= limits.in_flight {
+            return Err(Refusal::InFlight(client, limits.in_flight));
+        }
+        if state.tokens < f64::from(cost) {
+            return Err(Refusal::Rate(client, limits.per_second));
+        }
+        Ok(())
+    }
+
     /// Forgets the clients with nothing in flight and a full bucket: they are as if new.
     fn forget_idle(&mut self, now: Instant) {
         let limits = self.limits;
@@ -199,6 +228,20 @@ mod tests {
         assert_eq!(limiter.start_costing(ip(1), now, 3), Err(Refusal::Rate(ip(1), 10)));
         limiter.start_costing(ip(1), now, 2).unwrap();
         limiter.start_costing(ip(1), now + Duration::from_millis(300), 3).unwrap();
+    }
+
+    #[test]
+    fn what_a_client_affords_is_told_without_taking_it() {
+        let now = Instant::now();
+        let shared = Mutex::new(ClientLimiter::new(ClientLimits { burst: 10, ..LIMITS }));
+        assert_eq!(ClientLimiter::affords(&shared, ip(1), now, 10), Ok(()));
+        assert_eq!(ClientLimiter::affords(&shared, ip(1), now, 11), Err(Refusal::Rate(ip(1), 10)));
+        assert_eq!(shared.lock().unwrap().tracked(), 0, "asking tracks no one");
+        drop(ClientLimiter::admit_costing(&shared, ip(1), now, 8).unwrap());
+        assert_eq!(ClientLimiter::affords(&shared, ip(1), now, 3), Err(Refusal::Rate(ip(1), 10)));
+        assert_eq!(ClientLimiter::affords(&shared, ip(1), now, 2), Ok(()));
+        assert_eq!(ClientLimiter::affords(&shared, ip(1), now, 2), Ok(()), "nothing was taken");
+        ClientLimiter::admit_costing(&shared, ip(1), now, 2).map(drop).unwrap();
     }
 
     #[test]

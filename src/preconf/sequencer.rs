@@ -354,6 +354,11 @@ impl Inner {
     ) -> RpcResult<Lock> {
         self.check_chain(chain_id)?;
         self.check_slot(slot)?;
+        // A lock whose signatures the client's budget cannot pay for now is refused before its
+        // transactions are even decoded (up to 256 of them): refusing it later costs the same.
+        let cost = u32::try_from(txs.len()).unwrap_or(u32::MAX);
+        ClientLimiter::affords(&self.signatures, caller.0, Instant::now(), cost)
+            .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
         let decoded = decode_txs(chain_id, txs)?;
         let mut lock = Lock {
             chain_id,
@@ -376,7 +381,6 @@ impl Inner {
         lock.reorgable = self.check_selected(chain_id, slot, false).await?;
         // Last, within the client's budget of signature recoveries: a lock of many transactions
         // that the senders' quota then refuses costs the most to refuse.
-        let cost = u32::try_from(decoded.len()).unwrap_or(u32::MAX);
         let _checking =
             ClientLimiter::admit_costing(&self.signatures, caller.0, Instant::now(), cost)
                 .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
