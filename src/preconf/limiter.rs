@@ -85,18 +85,8 @@ impl ClientLimiter {
                 return Err(Refusal::Clients(self.clients.len()));
             }
         }
-        let state = self.clients.entry(client).or_insert(Client {
-            tokens: f64::from(limits.burst),
-            refilled: now,
-            in_flight: 0,
-        });
-        refill(state, limits, now);
-        if state.in_flight >= limits.in_flight {
-            return Err(Refusal::InFlight(client, limits.in_flight));
-        }
-        if state.tokens < f64::from(cost) {
-            return Err(Refusal::Rate(client, limits.per_second));
-        }
+        let state = self.clients.entry(client).or_insert_with(|| Client::new(limits, now));
+        can_start(state, client, limits, now, cost)?;
         state.tokens -= f64::from(cost);
         state.in_flight += 1;
         Ok(())
@@ -145,21 +135,9 @@ impl ClientLimiter {
     ) -> Result<(), Refusal> {
         let mut limiter = shared.lock().expect("not poisoned");
         let limits = limiter.limits;
-        let Some(state) = limiter.clients.get_mut(&client) else {
-            return if cost <= limits.burst {
-                Ok(())
-            } else {
-                Err(Refusal::Rate(client, limits.per_second))
-            };
-        };
-        refill(state, limits, now);
-        if state.in_flight >= limits.in_flight {
-            return Err(Refusal::InFlight(client, limits.in_flight));
-        }
-        if state.tokens < f64::from(cost) {
-            return Err(Refusal::Rate(client, limits.per_second));
-        }
-        Ok(())
+        let mut new = Client::new(limits, now);
+        let state = limiter.clients.get_mut(&client).unwrap_or(&mut new);
+        can_start(state, client, limits, now, cost)
     }
 
     /// Forgets the clients with nothing in flight and a full bucket: they are as if new.
@@ -186,6 +164,31 @@ impl Drop for Admitted<'_> {
             limiter.finish(self.client);
         }
     }
+}
+
+impl Client {
+    /// A client not seen before (or forgotten): a full bucket.
+    fn new(limits: ClientLimits, now: Instant) -> Self {
+        Self { tokens: f64::from(limits.burst), refilled: now, in_flight: 0 }
+    }
+}
+
+/// Refills `state` to `now` and whether it can start a request costing `cost`.
+fn can_start(
+    state: &mut Client,
+    client: IpAddr,
+    limits: ClientLimits,
+    now: Instant,
+    cost: u32,
+) -> Result<(), Refusal> {
+    refill(state, limits, now);
+    if state.in_flight >= limits.in_flight {
+        return Err(Refusal::InFlight(client, limits.in_flight));
+    }
+    if state.tokens < f64::from(cost) {
+        return Err(Refusal::Rate(client, limits.per_second));
+    }
+    Ok(())
 }
 
 fn refill(state: &mut Client, limits: ClientLimits, now: Instant) {

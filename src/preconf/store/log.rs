@@ -158,18 +158,10 @@ impl LogSegment {
 /// its records framed as here from its first byte, checksummed without a generation): its
 /// promises may be nowhere else, so they are moved into the database before it is removed.
 pub(super) fn legacy_records(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let mut payloads = Vec::new();
-    let mut at = 0;
-    while let Some(header) = bytes.get(at..at + HEADER) {
-        let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-        let Some(payload) = bytes.get(at + HEADER..at + HEADER + length) else { break };
-        if length > MAX_PAYLOAD || alloy_primitives::keccak256(payload)[..8] != header[4..] {
-            break;
-        }
-        payloads.push(payload.to_vec());
-        at += HEADER + length;
-    }
-    payloads
+    records_from(bytes, 0, |payload| {
+        alloy_primitives::keccak256(payload)[..8].try_into().expect("8 bytes")
+    })
+    .0
 }
 
 /// Writes a segment's header for `generation` (not synced).
@@ -199,33 +191,52 @@ fn checksum(generation: u64, payload: &[u8]) -> [u8; 8] {
 /// one was damaged rather than the end of what was written (if its length is intact).
 fn skipped_record(bytes: &[u8], generation: u64, end: u64) -> bool {
     let at = end as usize;
-    let Some(header) = bytes.get(at..at + HEADER) else { return false };
-    let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    length <= MAX_PAYLOAD && record_at(bytes, generation, at + HEADER + length).is_some()
+    length_at(bytes, at).is_some_and(|length| {
+        record_at(bytes, at + HEADER + length, |payload| checksum(generation, payload)).is_some()
+    })
 }
 
 /// The payloads of the records of `generation` in a segment's `bytes`, and where they end.
 fn records(bytes: &[u8], generation: u64) -> (Vec<Vec<u8>>, u64) {
+    let (payloads, end) =
+        records_from(bytes, FILE_HEADER as usize, |payload| checksum(generation, payload));
+    (payloads, end as u64)
+}
+
+/// The payloads of the whole records from `at` in `bytes` whose checksum is `checksum`'s, up to
+/// the first that is not, and where they end.
+fn records_from(
+    bytes: &[u8],
+    mut at: usize,
+    checksum: impl Fn(&[u8]) -> [u8; 8],
+) -> (Vec<Vec<u8>>, usize) {
     let mut payloads = Vec::new();
-    let mut at = FILE_HEADER as usize;
-    while let Some((payload, next)) = record_at(bytes, generation, at) {
+    while let Some((payload, next)) = record_at(bytes, at, &checksum) {
         payloads.push(payload.to_vec());
         at = next;
     }
-    (payloads, at as u64)
+    (payloads, at)
 }
 
-/// The payload of the whole record of `generation` at `at` in `bytes`, if there is one, and
-/// where the next one starts.
-fn record_at(bytes: &[u8], generation: u64, at: usize) -> Option<(&[u8], usize)> {
-    let header = bytes.get(at..at.checked_add(HEADER)?)?;
-    let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    if length > MAX_PAYLOAD {
-        return None;
-    }
+/// The payload of the whole record at `at` in `bytes`, if there is one and its checksum is
+/// `checksum`'s, and where the next one starts.
+fn record_at(
+    bytes: &[u8],
+    at: usize,
+    checksum: impl Fn(&[u8]) -> [u8; 8],
+) -> Option<(&[u8], usize)> {
+    let length = length_at(bytes, at)?;
     let next = at + HEADER + length;
     let payload = bytes.get(at + HEADER..next)?;
-    (checksum(generation, payload) == header[4..]).then_some((payload, next))
+    (checksum(payload) == bytes[at + 4..at + HEADER]).then_some((payload, next))
+}
+
+/// The payload length in the header of the record at `at`, if the header is there and the
+/// length possible.
+fn length_at(bytes: &[u8], at: usize) -> Option<usize> {
+    let header = bytes.get(at..at.checked_add(HEADER)?)?;
+    let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    (length <= MAX_PAYLOAD).then_some(length)
 }
 
 #[cfg(test)]

@@ -453,15 +453,18 @@ impl Mover {
 
 /// The promise log of the version before segments: the database's name with `.log` added.
 fn log_path_before_segments(path: &Path) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".log");
-    name.into()
+    with_suffix(path, ".log")
 }
 
 /// Log segment `index` (0 or 1) of the database at `path`: its name with `.log.<index>` added.
 fn log_path(path: &Path, index: usize) -> std::path::PathBuf {
+    with_suffix(path, &format!(".log.{index}"))
+}
+
+/// `path` with `suffix` added to its name.
+fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(format!(".log.{index}"));
+    name.push(suffix);
     name.into()
 }
 
