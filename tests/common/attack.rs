@@ -15,7 +15,10 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, B256, Bytes};
 use futures::future::join_all;
 use jsonrpsee::{
-    core::client::{Error as ClientError, Subscription, SubscriptionClientT},
+    core::{
+        client::{Error as ClientError, Subscription, SubscriptionClientT},
+        traits::ToRpcParams,
+    },
     http_client::HttpClient,
     rpc_params,
     ws_client::WsClient,
@@ -28,7 +31,7 @@ use sequencer_lookahead::{
     },
     rpc::api::LookaheadApiClient,
 };
-use serde_json::{Value, json};
+use serde_json::{Value, json, value::RawValue};
 use std::{
     collections::BTreeMap,
     net::{IpAddr, SocketAddr},
@@ -147,9 +150,11 @@ pub async fn hold(from: IpAddr, to: SocketAddr, count: usize, how: Hold) -> Vec<
 /// The oversized requests of one wave, built once.
 #[derive(Clone, Debug)]
 pub struct Oversized {
-    /// 100,000 chain ids (one id repeated): a list 1,500 times over the cap.
-    ids: Value,
-    /// `lookahead_getCrossSchedule` and `lookahead_nextSharedSlot` of [`Self::ids`].
+    /// The schedule subscription's params with 100,000 chain ids (one id repeated): a list
+    /// 1,500 times over the cap. Serialized once: an attacker does that on machines of its own,
+    /// and rebuilding 100,000 strings per wave here took cores the servers share with it.
+    subscribe: Box<RawValue>,
+    /// `lookahead_getCrossSchedule` and `lookahead_nextSharedSlot` of the same list.
     cross: Vec<u8>,
     next_shared: Vec<u8>,
     /// A batch of 1,000 `rpc.discover` calls.
@@ -186,7 +191,17 @@ impl Oversized {
             (1..=17u64).map(|id| json!({"chainId": format!("{id:#x}"), "rawTx": "0x00"})).collect();
         let bundle = body("gateway_sendBundle", json!([{ "txs": txs }]));
         let batch = batch(1000, "rpc.discover", json!([]));
-        Self { ids, cross, next_shared, batch, locks, bundle }
+        let subscribe = serde_json::value::to_raw_value(&json!(["schedule", ids])).expect("JSON");
+        Self { subscribe, cross, next_shared, batch, locks, bundle }
+    }
+}
+
+/// Params serialized beforehand.
+struct Serialized(Box<RawValue>);
+
+impl ToRpcParams for Serialized {
+    fn to_rpc_params(self) -> Result<Option<Box<RawValue>>, serde_json::Error> {
+        Ok(Some(self.0))
     }
 }
 
@@ -263,7 +278,7 @@ pub async fn oversized(from: IpAddr, targets: &Targets, payloads: &Oversized) ->
             let subscribed = ws
                 .subscribe::<Value, _>(
                     "lookahead_subscribe",
-                    rpc_params!["schedule", payloads.ids.clone()],
+                    Serialized(payloads.subscribe.clone()),
                     "lookahead_unsubscribe",
                 )
                 .await;
@@ -372,7 +387,12 @@ enum Locked {
 }
 
 async fn lock(http: &mut RawHttp, params: Value) -> Locked {
-    match http.call("preconf_lock", params).await {
+    locked(http.call("preconf_lock", params).await)
+}
+
+/// How a lock request ended, from its answer.
+fn locked(answer: std::io::Result<Value>) -> Locked {
+    match answer {
         Ok(answer) => match error_code(&answer) {
             Some(code) => Locked::Refused(code, answer["error"]["message"].to_string()),
             None => Locked::Held(answer["result"]["lockId"].clone()),
@@ -552,10 +572,13 @@ pub async fn costly_locks(
     slot: Slot,
     txs: &LockTxs,
 ) -> Seen {
+    // Serialized once, as an attacker does on machines of its own: the requests are the same,
+    // and serializing 256 transactions for each of them here took cores the servers share.
     let params = lock_params(chain_id, slot, txs.costly.clone());
+    let body = serde_json::to_vec(&request(1, "preconf_lock", params)).expect("JSON");
     let per_connection = COSTLY_REQUESTS.div_ceil(COSTLY_CONNECTIONS);
     let seen = join_all((0..COSTLY_CONNECTIONS).map(|_| {
-        let params = params.clone();
+        let body = &body;
         async move {
             let mut seen = Seen::default();
             let Ok(mut http) = RawHttp::connect(from, sequencer).await else {
@@ -563,7 +586,7 @@ pub async fn costly_locks(
                 return seen;
             };
             for _ in 0..per_connection {
-                match lock(&mut http, params.clone()).await {
+                match locked(http.call_raw(body).await) {
                     Locked::Refused(code, _) if code == i64::from(QUOTA) => {
                         seen.count("costly: -39108")
                     }
