@@ -91,12 +91,14 @@ const LOOKAHEAD_PER_IP: usize = 50;
 /// `--rpc.max-sockets-per-ip`.
 const SOCKETS_PER_IP: usize = 256;
 /// Clients the gateway tracks in this test (`--max-clients`): fewer than the addresses that
-/// send it bundles (300 per wave, a new range each wave), so idle ones must be forgotten. Not
-/// fewer than the clients busy at once: the gateway forgets one 20 ms after its bundle (one
-/// token at 50 per second), and a release build answers the many clients' bundles, one at a
-/// time, fast enough that more than 64 were still refilling. With 64, new ones were refused as
-/// one too many (-39202) in 5 of 6 release runs; the slower debug build passed.
+/// send it bundles (`attack::MANY_CLIENTS` per wave, a new range each wave), so idle ones must
+/// be forgotten. Not fewer than the clients busy at once: the gateway forgets one 20 ms after
+/// its bundle (one token at 50 per second), and a release build answers the many clients'
+/// bundles, one at a time, fast enough that more than 64 were still refilling. With 64, new
+/// ones were refused as one too many (-39202) in 5 of 6 release runs; the slower debug build
+/// passed.
 const MAX_CLIENTS: u32 = 256;
+const _: () = assert!(MAX_CLIENTS < attack::MANY_CLIENTS, "the wave must outnumber the map");
 /// How long the attack lasts.
 const ATTACK: Duration = Duration::from_secs(30);
 /// Honest clients, each sending this many bundles per second: together under the gateway's 50
@@ -128,7 +130,7 @@ const PHASES: usize = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn servers_hold_under_abuse_and_honest_bundles_keep_their_promises() {
     let started = Instant::now();
-    let net = PreconfNet::start();
+    let net = PreconfNet::start_measuring_memory();
 
     // The attacker's endpoint: a listener that counts whoever connects.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -302,7 +304,8 @@ async fn servers_hold_under_abuse_and_honest_bundles_keep_their_promises() {
         assert!(tally.promised > 0, "honest bundles were promised ({name})");
     }
 
-    // Nothing panicked, everyone still answers, and nothing leaked.
+    // Nothing panicked, everyone still answers, and nothing leaked (the servers' allocators give
+    // freed pages back at once here: resident memory is what they hold).
     for (name, process) in &processes {
         let log = process.log();
         assert!(!log.contains("panicked"), "{name} panicked: {log}");

@@ -26,15 +26,22 @@ use std::io::IsTerminal;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read before `main` (`_RJEM_MALLOC_CONF` in the environment still
-/// overrides them). Request bodies grow by reallocation as they arrive, and every client may
-/// send one up to the size limit. With jemalloc's defaults, freed pages went back to the kernel
-/// and every such body faulted fresh ones in: 6,600–8,400 page faults a second at each server
-/// under `benches/hostile_load`'s attack, and about a seventh of the sequencers' CPU. Without
-/// the separate, eagerly purged arena for large allocations (`oversize_threshold:0`), and with
-/// freed pages kept for a minute (`dirty_decay_ms:60000`, not jemalloc's 10 s), they are
-/// reused: 30–1,200 faults a second. Memory still goes back to the kernel after a minute
-/// unused.
+/// jemalloc's options, read at its first allocation, before `main`. `_RJEM_MALLOC_CONF` in the
+/// environment still overrides them. The `_rjem_` prefix is tikv-jemallocator's default build
+/// on Linux.
+///
+/// Request bodies grow by reallocation as they arrive, and every client may send one up to the
+/// size limit. With jemalloc's defaults, a freed range that merged with free neighbours into
+/// 8 MiB or more went straight back to the kernel, skipping the decay. The next large body then
+/// faulted in fresh pages: 6,600–8,400 page faults a second at each server under
+/// `benches/hostile_load`'s attack, and about an eighth of the sequencers' CPU.
+///
+/// - `oversize_threshold:0` turns that off, and with it the arena kept for single allocations
+///   of 8 MiB or more.
+/// - `dirty_decay_ms:60000` hands unused pages back gradually over a minute rather than 10 s,
+///   as the allocator is next used.
+///
+/// Together: 30–1,200 faults a second.
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static MALLOC_CONF: &u8 = &b"oversize_threshold:0,dirty_decay_ms:60000\0"[0];
 

@@ -888,10 +888,13 @@ impl GatewayBundles {
     }
 }
 
+/// New addresses that each of [`gateway_until`]'s waves sends one bundle from.
+pub const MANY_CLIENTS: u32 = 300;
+
 /// The gateway's waves until `end`, with `bundles` in turn: a flood of 300 bundles from
 /// 127.0.0.30 on 16 connections; 40 bundles hung up on from 127.0.0.31 (a new address each
-/// wave), then one more from there, which must be served; one bundle from each of 300 addresses
-/// from `loopback(many_from)` (a new range each wave).
+/// wave), then one more from there, which must be served; one bundle from each of
+/// [`MANY_CLIENTS`] addresses from `loopback(many_from)` (a new range each wave).
 pub async fn gateway_until(
     targets: Targets,
     bundles: Vec<GatewayBundles>,
@@ -917,10 +920,11 @@ pub async fn gateway_until(
         seen.count("hung up, then served");
 
         // One at a time: the gateway forgets a client once its bucket is full again (20 ms
-        // after one bundle), so at most a few of these are tracked at once and the map, bounded
-        // by `--max-clients`, never refuses one as one too many.
-        let first = many_from + 300 * (wave % 64);
-        seen.merge(many_clients(first, 300, targets.gateway, &bundles.many, 1).await);
+        // after one bundle), so only those of the last 20 ms are tracked at once (more than 64
+        // in a release build), and the map, bounded by a `--max-clients` above that, never
+        // refuses one as one too many.
+        let first = many_from + MANY_CLIENTS * (wave % 64);
+        seen.merge(many_clients(first, MANY_CLIENTS, targets.gateway, &bundles.many, 1).await);
         wave += 1;
     }
     seen

@@ -34,13 +34,24 @@ pub struct Process {
     pub ready: serde_json::Value,
 }
 
+/// jemalloc's options for a test that measures the servers' memory: freed pages go back to the
+/// kernel at once, so resident memory is what a server holds, not what its allocator keeps for
+/// reuse (the binary's own options keep it for up to a minute).
+pub const PURGE_AT_ONCE: &str = "dirty_decay_ms:0,muzzy_decay_ms:0";
+
 impl Process {
     /// Runs `lookahead <args>` and waits (up to 60 s) for its ready line on stdout. Its log
-    /// level is `LOOKAHEAD_TEST_LOG` (default `info`), e.g. `info,sequencer_lookahead=debug`.
-    pub fn lookahead(args: &[String], log: PathBuf) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lookahead"))
+    /// level is `LOOKAHEAD_TEST_LOG` (default `info`), e.g. `info,sequencer_lookahead=debug`;
+    /// `malloc_conf`, if any, overrides the binary's jemalloc options (`_RJEM_MALLOC_CONF`).
+    pub fn lookahead(args: &[String], log: PathBuf, malloc_conf: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lookahead"));
+        command
             .args(args)
-            .env("RUST_LOG", std::env::var("LOOKAHEAD_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env("RUST_LOG", std::env::var("LOOKAHEAD_TEST_LOG").unwrap_or_else(|_| "info".into()));
+        if let Some(conf) = malloc_conf {
+            command.env("_RJEM_MALLOC_CONF", conf);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -144,11 +155,23 @@ pub struct PreconfNet {
     pub port_base: u16,
     /// The dev keys (index = dev account: operators 1–3, their signers 4–6).
     pub keys: Vec<PrivateKeySigner>,
+    /// jemalloc's options for every process started ([`Process::lookahead`]).
+    pub malloc_conf: Option<&'static str>,
 }
 
 impl PreconfNet {
     /// Starts the devnet with 1-second slots and 8-slot windows.
     pub fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// [`Self::start`] for a test that measures the servers' memory: every process gives freed
+    /// pages back at once ([`PURGE_AT_ONCE`]).
+    pub fn start_measuring_memory() -> Self {
+        Self::start_with(Some(PURGE_AT_ONCE))
+    }
+
+    fn start_with(malloc_conf: Option<&'static str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let anvil_port = super::anvil::free_port();
         let http_port = super::anvil::free_port();
@@ -165,7 +188,7 @@ impl PreconfNet {
             format!("--datadir={}", dir.path().join("lookahead").display()),
             "--poll-ms=100".to_owned(),
         ];
-        let devnet = Process::lookahead(&args, dir.path().join("devnet.log"));
+        let devnet = Process::lookahead(&args, dir.path().join("devnet.log"), malloc_conf);
         let lookahead_url = devnet.url();
         let l1_url = devnet.ready["l1RpcUrl"].as_str().unwrap().to_owned();
         let domain = RegistryDomain::new(
@@ -174,7 +197,7 @@ impl PreconfNet {
         );
         let lookahead = HttpClientBuilder::default().build(&lookahead_url).unwrap();
         let keys = devnet::dev_signers(devnet::DEV_ACCOUNTS);
-        Self { dir, devnet, lookahead, lookahead_url, l1_url, domain, port_base, keys }
+        Self { dir, devnet, lookahead, lookahead_url, l1_url, domain, port_base, keys, malloc_conf }
     }
 
     /// The rollups operator `operator` sequences.
@@ -220,7 +243,8 @@ impl PreconfNet {
         }
         args.extend(Self::rollups_of(operator).iter().map(|id| format!("--chain-id={id}")));
         args.extend_from_slice(extra);
-        Process::lookahead(&args, self.dir.path().join(format!("sequencer-{operator}.log")))
+        let log = self.dir.path().join(format!("sequencer-{operator}.log"));
+        Process::lookahead(&args, log, self.malloc_conf)
     }
 
     /// A client of operator `operator`'s sequencer.
@@ -250,7 +274,11 @@ impl PreconfNet {
             args.push("--allow-private-endpoints".to_owned());
         }
         args.extend_from_slice(extra);
-        Process::lookahead(&args, self.dir.path().join(format!("gateway-{name}.log")))
+        Process::lookahead(
+            &args,
+            self.dir.path().join(format!("gateway-{name}.log")),
+            self.malloc_conf,
+        )
     }
 
     /// The dev key the watchers send from ([`devnet::WATCHER_ACCOUNT`]).
@@ -283,7 +311,8 @@ impl PreconfNet {
         let run = (0..)
             .find(|run| !self.dir.path().join(format!("watcher-{name}-{run}.log")).exists())
             .unwrap();
-        Process::lookahead(&args, self.dir.path().join(format!("watcher-{name}-{run}.log")))
+        let log = self.dir.path().join(format!("watcher-{name}-{run}.log"));
+        Process::lookahead(&args, log, self.malloc_conf)
     }
 
     /// Waits (up to 90 s) until the lookahead has a slot where every rollup has a sequencer.
