@@ -7,7 +7,7 @@
 use super::{
     api::*,
     book::{BookError, Caller, Limits, Lock, LockBook, LockId, Reorgable},
-    limiter::{ClientLimiter, ClientLimits},
+    limiter::{ClientLimiter, ClientLimits, Refusal},
     promise::{Promise, PromiseSigner},
     recovery::{RecoveryPool, Unrecovered, recover_senders},
     reorgs::{ReorgEpoch, ReorgWatch},
@@ -358,7 +358,7 @@ impl Inner {
         // transactions are even decoded (up to 256 of them): refusing it later costs the same.
         let cost = u32::try_from(txs.len()).unwrap_or(u32::MAX);
         ClientLimiter::affords(&self.signatures, caller.0, Instant::now(), cost)
-            .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
+            .map_err(over_budget)?;
         let decoded = decode_txs(chain_id, txs)?;
         let mut lock = Lock {
             chain_id,
@@ -383,7 +383,7 @@ impl Inner {
         // that the senders' quota then refuses costs the most to refuse.
         let _checking =
             ClientLimiter::admit_costing(&self.signatures, caller.0, Instant::now(), cost)
-                .map_err(|refusal| error(QUOTA, format!("signature checks: {refusal}")))?;
+                .map_err(over_budget)?;
         let per_sender = self.config.limits.sender_txs_per_slot;
         lock.senders = match senders_of(decoded, per_sender, &self.recoveries).await? {
             Ok(senders) => senders,
@@ -661,6 +661,11 @@ fn current_slot(clock: &SlotClock) -> Slot {
 
 fn internal(e: PromiseStoreError) -> ErrorObjectOwned {
     error(INTERNAL, format!("storage: {e}"))
+}
+
+/// A lock refused by the client's budget of signature checks.
+fn over_budget(refusal: Refusal) -> ErrorObjectOwned {
+    error(QUOTA, format!("signature checks: {refusal}"))
 }
 
 fn book_error(e: BookError) -> ErrorObjectOwned {

@@ -118,6 +118,16 @@ impl SharedLogged {
     fn unmoved(&self) -> Vec<PromiseRecord> {
         self.read().records.values().cloned().collect()
     }
+
+    /// Writes every promise not yet moved into `db` in one transaction of `durability`, then
+    /// drops them from memory; on failure they stay.
+    fn move_into(&self, db: &Database, durability: Durability) -> Result<(), PromiseStoreError> {
+        let unmoved = self.unmoved();
+        write(db, unmoved.iter(), durability)?;
+        let mut logged = self.write();
+        unmoved.iter().for_each(|record| logged.remove(record));
+        Ok(())
+    }
 }
 
 /// The promise database.
@@ -358,13 +368,9 @@ impl LogWriter {
     /// one too, and leave memory. If the commit fails the segment is kept whole; if emptying
     /// it fails, it refuses appends until a later checkpoint empties it.
     fn checkpoint(&mut self) -> Result<(), String> {
-        let unmoved = self.logged.unmoved();
-        write(&self.db, unmoved.iter(), Durability::Immediate)
+        self.logged
+            .move_into(&self.db, Durability::Immediate)
             .map_err(|error| error.to_string())?;
-        {
-            let mut logged = self.logged.write();
-            unmoved.iter().for_each(|record| logged.remove(record));
-        }
         self.active.reset().map_err(|error| format!("emptying the log: {error}"))
     }
 }
@@ -413,15 +419,10 @@ impl Mover {
                 }
                 next = notes.recv_timeout(deadline.saturating_duration_since(Instant::now()));
             }
-            let records = self.logged.unmoved();
             let durability =
                 if stopped || full.is_some() { Durability::Immediate } else { Durability::None };
-            match write(&self.db, records.iter(), durability) {
-                Ok(()) => {
-                    failing = false;
-                    let mut logged = self.logged.write();
-                    records.iter().for_each(|record| logged.remove(record));
-                }
+            match self.logged.move_into(&self.db, durability) {
+                Ok(()) => failing = false,
                 Err(e) if stopped => {
                     error!(error = %e, "logged promises could not be moved into the database; the log keeps them for the next start");
                 }
